@@ -130,7 +130,7 @@ var (
 		"Frances", "Ken", "Radia", "Niklaus", "Shafi", "Tim", "Leslie", "John"}
 	lastNames = []string{"Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Hamilton", "Ritchie",
 		"Allen", "Thompson", "Perlman", "Wirth", "Goldwasser", "Berners-Lee", "Lamport", "Backus", "McCarthy"}
-	hardProductNames = []string{"Widget, large", `12" Ruler`, "Café crème", "=2*3", "Two\nLines", "-40 Thermometer"}
+	hardProductNames  = []string{"Widget, large", `12" Ruler`, "Café crème", "=2*3", "Two\nLines", "-40 Thermometer"}
 	productAdjectives = []string{"Small", "Large", "Blue", "Red", "Steel", "Wooden", "Compact", "Deluxe"}
 	productNouns      = []string{"Widget", "Gadget", "Bracket", "Valve", "Lamp", "Cable", "Hinge", "Sensor", "Panel"}
 	// orderStatuses repeats statuses to weight them: mostly paid or shipped.
