@@ -35,7 +35,7 @@ const (
 
 // Event actions: what the manager was doing (events.k8s.io's action field).
 const (
-	actionValidate = "Validate"
+	actionValidate  = "Validate"
 	actionCreateJob = "CreateJob"
-	actionFinish   = "Finish"
+	actionFinish    = "Finish"
 )
