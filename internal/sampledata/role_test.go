@@ -41,9 +41,8 @@ func sqlState(err error) string {
 }
 
 func TestReaderRoleMaySelectOnly(t *testing.T) {
-	pg := testsupport.NewPostgres(t, testsupport.PostgresOptions{LoadSample: &smallSizes})
 	ctx := context.Background()
-	reader := connect(t, pg.ReaderURL)
+	reader := connect(t, shared.ReaderURL)
 
 	if n := queryValue[int](t, reader, "SELECT count(*) FROM orders JOIN users ON users.id = orders.user_id"); n != smallSizes.Orders {
 		t.Errorf("reader sees %d orders, want %d", n, smallSizes.Orders)
@@ -71,9 +70,9 @@ func TestReaderRoleMaySelectOnly(t *testing.T) {
 }
 
 func TestRowLevelSecurityBindsTheReader(t *testing.T) {
-	pg := testsupport.NewPostgres(t, testsupport.PostgresOptions{LoadSample: &smallSizes})
 	ctx := context.Background()
-	admin := connect(t, pg.URL)
+	db := clone(t)
+	admin := connect(t, db)
 	for _, sql := range []string{
 		"ALTER TABLE orders ENABLE ROW LEVEL SECURITY",
 		`CREATE POLICY own_orders ON orders FOR SELECT USING
@@ -89,7 +88,7 @@ func TestRowLevelSecurityBindsTheReader(t *testing.T) {
 		t.Fatalf("the demo user has %d of %d orders; the test needs some but not all", want, smallSizes.Orders)
 	}
 
-	reader := connect(t, pg.ReaderURL)
+	reader := connect(t, shared.ReaderURLFor(dbName(t, db)))
 	err := pgx.BeginFunc(ctx, reader, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT set_config('reportd.requester', $1, true)", alice); err != nil {
 			return err
@@ -152,8 +151,7 @@ func TestReaderRolePasswordIsChecked(t *testing.T) {
 }
 
 func TestCreateReaderRoleRefusesPowerfulRoles(t *testing.T) {
-	pg := testsupport.NewPostgres(t, testsupport.PostgresOptions{LoadSample: &smallSizes})
-	admin := connect(t, pg.URL)
+	admin := connect(t, shared.URL)
 	err := sampledata.CreateReaderRole(context.Background(), admin, testsupport.PostgresSuperuser, "x")
 	if err == nil || !strings.Contains(err.Error(), "superuser") {
 		t.Errorf("making the superuser a reader: got %v, want a refusal naming superuser", err)
@@ -164,6 +162,16 @@ func TestCreateReaderRoleRefusesPowerfulRoles(t *testing.T) {
 	if err := sampledata.CreateReaderRole(context.Background(), admin, "r", ""); err == nil {
 		t.Error("empty password accepted")
 	}
+}
+
+// dbName returns the database named in a URL.
+func dbName(t *testing.T, raw string) string {
+	t.Helper()
+	config, err := pgx.ParseConfig(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return config.Database
 }
 
 // passwordOf returns the password in a URL.

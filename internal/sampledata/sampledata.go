@@ -61,6 +61,12 @@ func DefaultSizes() Sizes {
 	return Sizes{Users: DefaultUsers, Orders: DefaultOrders, Products: DefaultProducts}
 }
 
+// Validate reports a negative size, naming the field.
+func (s Sizes) Validate() error {
+	_, err := s.withDefaults()
+	return err
+}
+
 // withDefaults fills zero fields with their defaults and rejects negatives.
 func (s Sizes) withDefaults() (Sizes, error) {
 	fields := []struct {

@@ -19,6 +19,8 @@ package sampledata_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -32,6 +34,39 @@ import (
 
 // smallSizes is large enough that every hard case appears.
 var smallSizes = sampledata.Sizes{Users: 50, Orders: 500, Products: 40}
+
+// shared is one cluster with smallSizes loaded, for the tests that do not
+// change it (initdb costs seconds on a busy machine); tests that change
+// data work on their own copy (clone).
+var shared *testsupport.Postgres
+
+func TestMain(m *testing.M) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	pg, err := testsupport.StartPostgres(ctx, testsupport.PostgresOptions{LoadSample: &smallSizes})
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start PostgreSQL:", err)
+		os.Exit(1)
+	}
+	shared = pg
+	code := m.Run()
+	if err := pg.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stop PostgreSQL:", err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// clone returns the superuser URL of a fresh copy of the shared database.
+func clone(t *testing.T) string {
+	t.Helper()
+	name := strings.ToLower(strings.NewReplacer("/", "_").Replace(t.Name()))
+	url, err := shared.CloneDatabase(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return url
+}
 
 // connect opens a connection closed when the test ends.
 func connect(t *testing.T, url string) *pgx.Conn {
@@ -57,8 +92,7 @@ func queryValue[T any](t *testing.T, conn *pgx.Conn, sql string, args ...any) T 
 }
 
 func TestLoadCreatesTheDesignedSchema(t *testing.T) {
-	pg := testsupport.NewPostgres(t, testsupport.PostgresOptions{LoadSample: &smallSizes})
-	conn := connect(t, pg.URL)
+	conn := connect(t, shared.URL)
 
 	got := queryValue[[]string](t, conn, `
 SELECT array_agg(table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable ORDER BY table_name, ordinal_position)
@@ -104,8 +138,7 @@ SELECT array_agg(conrelid::regclass || ' ' || pg_get_constraintdef(oid) ORDER BY
 }
 
 func TestLoadFillsTheHardCases(t *testing.T) {
-	pg := testsupport.NewPostgres(t, testsupport.PostgresOptions{LoadSample: &smallSizes})
-	conn := connect(t, pg.URL)
+	conn := connect(t, shared.URL)
 
 	for table, want := range map[string]int{"users": smallSizes.Users, "orders": smallSizes.Orders, "products": smallSizes.Products} {
 		if n := queryValue[int](t, conn, "SELECT count(*) FROM "+table); n != want {
@@ -164,13 +197,12 @@ func TestLoadFillsTheHardCases(t *testing.T) {
 }
 
 func TestLoadIsDeterministicAndRefusesToOverwrite(t *testing.T) {
-	pg := testsupport.NewPostgres(t, testsupport.PostgresOptions{LoadSample: &smallSizes})
 	ctx := context.Background()
-	conn := connect(t, pg.URL)
+	conn := connect(t, shared.URL)
 	if _, err := conn.Exec(ctx, "CREATE DATABASE again"); err != nil {
 		t.Fatal(err)
 	}
-	again := connect(t, pg.DatabaseURL("again"))
+	again := connect(t, shared.DatabaseURL("again"))
 	if err := sampledata.Load(ctx, again, smallSizes); err != nil {
 		t.Fatalf("Load: %v", err)
 	}
