@@ -47,20 +47,20 @@ func TestRenderFunctions(t *testing.T) {
 		at   time.Time
 		want string
 	}{
-		"plain text stays": {"EMEA", monday, "EMEA"},
-		"the scheduled date": {`{{ .ScheduledTime | date "2006-01-02" }}`, monday, "2026-03-02"},
+		"plain text stays":                   {"EMEA", monday, "EMEA"},
+		"the scheduled date":                 {`{{ .ScheduledTime | date "2006-01-02" }}`, monday, "2026-03-02"},
 		"the scheduled time with its offset": {`{{ .ScheduledTime | date "2006-01-02T15:04:05Z07:00" }}`, monday, "2026-03-02T07:00:00+01:00"},
-		"Monday of the previous week": {`{{ startOfWeek .ScheduledTime | addDays -7 | date "2006-01-02" }}`, monday, "2026-02-23"},
-		"Sunday of the previous week": {`{{ startOfWeek .ScheduledTime | addDays -1 | date "2006-01-02" }}`, monday, "2026-03-01"},
+		"Monday of the previous week":        {`{{ startOfWeek .ScheduledTime | addDays -7 | date "2006-01-02" }}`, monday, "2026-02-23"},
+		"Sunday of the previous week":        {`{{ startOfWeek .ScheduledTime | addDays -1 | date "2006-01-02" }}`, monday, "2026-03-01"},
 		"start of week from a Sunday is the Monday before": {
 			`{{ startOfWeek .ScheduledTime | date "2006-01-02 15:04" }}`, time.Date(2026, 3, 8, 23, 0, 0, 0, berlin), "2026-03-02 00:00",
 		},
-		"first of the previous month": {`{{ startOfMonth .ScheduledTime | addMonths -1 | date "2006-01-02" }}`, time.Date(2026, 3, 1, 6, 0, 0, 0, berlin), "2026-02-01"},
-		"last of the previous month": {`{{ startOfMonth .ScheduledTime | addMonths -1 | endOfMonth | date "2006-01-02" }}`, time.Date(2026, 3, 1, 6, 0, 0, 0, berlin), "2026-02-28"},
-		"last of the previous month, leap year": {`{{ startOfMonth .ScheduledTime | addMonths -1 | endOfMonth | date "2006-01-02" }}`, time.Date(2024, 3, 1, 6, 0, 0, 0, berlin), "2024-02-29"},
-		"previous month across a year": {`{{ startOfMonth .ScheduledTime | addMonths -1 | date "2006-01" }}`, time.Date(2027, 1, 1, 6, 0, 0, 0, berlin), "2026-12"},
+		"first of the previous month":             {`{{ startOfMonth .ScheduledTime | addMonths -1 | date "2006-01-02" }}`, time.Date(2026, 3, 1, 6, 0, 0, 0, berlin), "2026-02-01"},
+		"last of the previous month":              {`{{ startOfMonth .ScheduledTime | addMonths -1 | endOfMonth | date "2006-01-02" }}`, time.Date(2026, 3, 1, 6, 0, 0, 0, berlin), "2026-02-28"},
+		"last of the previous month, leap year":   {`{{ startOfMonth .ScheduledTime | addMonths -1 | endOfMonth | date "2006-01-02" }}`, time.Date(2024, 3, 1, 6, 0, 0, 0, berlin), "2024-02-29"},
+		"previous month across a year":            {`{{ startOfMonth .ScheduledTime | addMonths -1 | date "2006-01" }}`, time.Date(2027, 1, 1, 6, 0, 0, 0, berlin), "2026-12"},
 		"addMonths keeps to the month's last day": {`{{ addMonths 1 .ScheduledTime | date "2006-01-02" }}`, time.Date(2026, 1, 31, 6, 0, 0, 0, berlin), "2026-02-28"},
-		"start of the year": {`{{ startOfYear .ScheduledTime | date "2006-01-02" }}`, monday, "2026-01-01"},
+		"start of the year":                       {`{{ startOfYear .ScheduledTime | date "2006-01-02" }}`, monday, "2026-01-01"},
 		"addDays keeps the clock time across DST": {
 			`{{ addDays 1 .ScheduledTime | date "2006-01-02 15:04 MST" }}`, time.Date(2026, 3, 28, 9, 0, 0, 0, berlin), "2026-03-29 09:00 CEST",
 		},
@@ -71,7 +71,7 @@ func TestRenderFunctions(t *testing.T) {
 			// 00:30 on 2 March in Berlin is still 1 March in UTC.
 			`{{ .ScheduledTime | date "2006-01-02" }}`, time.Date(2026, 3, 2, 0, 30, 0, 0, berlin), "2026-03-02",
 		},
-		"schedule fields": {`{{ .Namespace }}/{{ .Schedule }} {{ .TimeZone }}`, monday, "team-a/weekly-sales Europe/Berlin"},
+		"schedule fields":         {`{{ .Namespace }}/{{ .Schedule }} {{ .TimeZone }}`, monday, "team-a/weekly-sales Europe/Berlin"},
 		"if and printf are there": {`{{ if eq (.ScheduledTime.Format "01") "03" }}Q1{{ else }}other{{ end }}`, monday, "Q1"},
 	}
 	for name, tc := range tests {
@@ -166,15 +166,15 @@ func TestSampleWeeklySales(t *testing.T) {
 	rs := loadSample(t, "reports_v1alpha1_reportschedule_weekly_sales.yaml")
 	berlin := zone(t, rs.Spec.TimeZone)
 	tests := map[string]struct {
-		now                      time.Time
-		wantRun                  string // local
-		wantStart, wantEnd       string
+		now                time.Time
+		wantRun            string // local
+		wantStart, wantEnd string
 	}{
-		"an ordinary Monday": {time.Date(2026, 3, 2, 7, 5, 0, 0, berlin), "2026-03-02 07:00 CET", "2026-02-23", "2026-03-01"},
+		"an ordinary Monday":                       {time.Date(2026, 3, 2, 7, 5, 0, 0, berlin), "2026-03-02 07:00 CET", "2026-02-23", "2026-03-01"},
 		"the Monday after the clocks went forward": {time.Date(2026, 3, 30, 12, 0, 0, 0, berlin), "2026-03-30 07:00 CEST", "2026-03-23", "2026-03-29"},
-		"the Monday after the clocks went back": {time.Date(2026, 10, 26, 7, 0, 0, 0, berlin), "2026-10-26 07:00 CET", "2026-10-19", "2026-10-25"},
-		"across the new year": {time.Date(2027, 1, 4, 8, 0, 0, 0, berlin), "2027-01-04 07:00 CET", "2026-12-28", "2027-01-03"},
-		"a Wednesday looks back to Monday's run": {time.Date(2026, 6, 17, 12, 0, 0, 0, berlin), "2026-06-15 07:00 CEST", "2026-06-08", "2026-06-14"},
+		"the Monday after the clocks went back":    {time.Date(2026, 10, 26, 7, 0, 0, 0, berlin), "2026-10-26 07:00 CET", "2026-10-19", "2026-10-25"},
+		"across the new year":                      {time.Date(2027, 1, 4, 8, 0, 0, 0, berlin), "2027-01-04 07:00 CET", "2026-12-28", "2027-01-03"},
+		"a Wednesday looks back to Monday's run":   {time.Date(2026, 6, 17, 12, 0, 0, 0, berlin), "2026-06-15 07:00 CEST", "2026-06-08", "2026-06-14"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

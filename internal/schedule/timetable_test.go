@@ -83,8 +83,8 @@ func TestDailyRunThroughAYearOfDST(t *testing.T) {
 		from time.Time
 		want string
 	}{
-		"Berlin spring": {"Europe/Berlin", utc("2026-03-27 12:00"), "2026-03-28 08:00, 2026-03-29 07:00, 2026-03-30 07:00"},
-		"Berlin autumn": {"Europe/Berlin", utc("2026-10-23 12:00"), "2026-10-24 07:00, 2026-10-25 08:00, 2026-10-26 08:00"},
+		"Berlin spring":   {"Europe/Berlin", utc("2026-03-27 12:00"), "2026-03-28 08:00, 2026-03-29 07:00, 2026-03-30 07:00"},
+		"Berlin autumn":   {"Europe/Berlin", utc("2026-10-23 12:00"), "2026-10-24 07:00, 2026-10-25 08:00, 2026-10-26 08:00"},
 		"New York spring": {"America/New_York", utc("2026-03-06 18:00"), "2026-03-07 14:00, 2026-03-08 13:00, 2026-03-09 13:00"},
 		"New York autumn": {"America/New_York", utc("2026-10-30 18:00"), "2026-10-31 13:00, 2026-11-01 14:00, 2026-11-02 14:00"},
 	}
@@ -215,16 +215,16 @@ func TestParseRejects(t *testing.T) {
 		expr, zone string
 		wantErr    string
 	}{
-		"CRON_TZ prefix":   {"CRON_TZ=Europe/Berlin 0 9 * * *", "UTC", "set spec.timeZone"},
-		"TZ prefix":        {"TZ=UTC 0 9 * * *", "UTC", "set spec.timeZone"},
-		"descriptor":       {"@daily", "UTC", "descriptors"},
-		"six fields":       {"0 0 9 * * *", "UTC", "five fields"},
-		"four fields":      {"0 9 * *", "UTC", "five fields"},
-		"minute 60":        {"60 9 * * *", "UTC", "above maximum"},
-		"day of week 7":    {"0 9 * * 7", "UTC", "above maximum"},
-		"garbage":          {"a b c d e", "UTC", "schedule"},
-		"unknown zone":     {"0 9 * * *", "Europe/Atlantis", `unknown time zone "Europe/Atlantis"`},
-		"Local":            {"0 9 * * *", "Local", "Local"},
+		"CRON_TZ prefix": {"CRON_TZ=Europe/Berlin 0 9 * * *", "UTC", "set spec.timeZone"},
+		"TZ prefix":      {"TZ=UTC 0 9 * * *", "UTC", "set spec.timeZone"},
+		"descriptor":     {"@daily", "UTC", "descriptors"},
+		"six fields":     {"0 0 9 * * *", "UTC", "five fields"},
+		"four fields":    {"0 9 * *", "UTC", "five fields"},
+		"minute 60":      {"60 9 * * *", "UTC", "above maximum"},
+		"day of week 7":  {"0 9 * * 7", "UTC", "above maximum"},
+		"garbage":        {"a b c d e", "UTC", "schedule"},
+		"unknown zone":   {"0 9 * * *", "Europe/Atlantis", `unknown time zone "Europe/Atlantis"`},
+		"Local":          {"0 9 * * *", "Local", "Local"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
