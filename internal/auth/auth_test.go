@@ -14,7 +14,6 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-
 package auth_test
 
 import (
@@ -183,7 +182,7 @@ func (is *issuer) claims(edit func(map[string]any)) map[string]any {
 		"iss": is.url, "aud": testAudience, "sub": "u-123",
 		"email": "alice@example.com", "email_verified": true,
 		"preferred_username": "alice",
-		"iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix(),
+		"iat":                time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix(),
 	}
 	if edit != nil {
 		edit(c)
