@@ -207,18 +207,7 @@ func (pg *Postgres) initdb(ctx context.Context, cred *syscall.Credential) error 
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, bin, "-D", dataDir, "-U", PostgresSuperuser, "-A", "trust",
-		"-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
-	cmd.Dir, cmd.Env = pg.Dir, serverEnv()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		hint := ""
-		if cred != nil {
-			hint = " (running as root: the postgres user must be able to reach " + pg.Dir + ")"
-		}
-		return fmt.Errorf("initdb in %s failed%s: %w\n%s", dataDir, hint, err, out)
-	}
-	return nil
+	return initCluster(ctx, bin, pg.Dir, dataDir, cred)
 }
 
 // run starts the server on a free port, retrying with another port when

@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -36,6 +37,9 @@ type process struct {
 	stopSig syscall.Signal
 	done    chan struct{}
 	waitErr error // valid once done is closed
+	// killOnce: the group is killed at most once, so a later call cannot
+	// hit an unrelated group that has reused the id.
+	killOnce sync.Once
 }
 
 // stopTimeout bounds how long Stop waits for a graceful exit before it
@@ -106,9 +110,11 @@ func (p *process) stop() error {
 // kill kills the server's whole process group at once and waits for the
 // server to be reaped.
 func (p *process) kill() {
-	if err := syscall.Kill(-p.pid(), syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		_ = p.cmd.Process.Kill()
-	}
+	p.killOnce.Do(func() {
+		if err := syscall.Kill(-p.pid(), syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			_ = p.cmd.Process.Kill()
+		}
+	})
 	<-p.done
 }
 
