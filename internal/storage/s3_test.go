@@ -36,12 +36,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"reportd.io/reportd/internal/storage"
+	"reportd.io/reportd/internal/testsupport"
 )
 
 // publicStore returns an S3 store that reaches srv at 127.0.0.1 but mints
 // links for "localhost", as a cluster-internal endpoint and a public one
 // would differ.
-func publicStore(t *testing.T, srv *s3Server) storage.Store {
+func publicStore(t *testing.T, srv *testsupport.S3) storage.Store {
 	t.Helper()
 	store, err := storage.New(context.Background(), storage.Config{
 		URL: "s3://" + srv.Bucket, Endpoint: srv.Endpoint,

@@ -36,6 +36,7 @@ import (
 
 	reportsv1alpha1 "reportd.io/reportd/api/v1alpha1"
 	"reportd.io/reportd/internal/storage"
+	"reportd.io/reportd/internal/testsupport"
 )
 
 // partSize is the smallest part S3 allows, so multipart paths run with
@@ -50,7 +51,7 @@ type fixture struct {
 	// multipart uploads (S3) or partial files (file storage).
 	unfinished func(t *testing.T) []string
 	// s3 is the server behind an S3 store; nil for file storage.
-	s3 *s3Server
+	s3 *testsupport.S3
 }
 
 // forEachStore runs test against an S3 store on a real versitygw and a file
@@ -275,7 +276,7 @@ func TestDeleteIsIdempotentAndAbortsAnUploadInFlight(t *testing.T) {
 			// upload back on versitygw (AWS: "might or might not succeed").
 			// In production the manager deletes only once the generator's pods
 			// are gone; here, wait until the first part is stored.
-			waitFor(t, "the first part to be stored", func() bool { return f.s3.storedParts(t, "reports/"+key) > 0 })
+			waitFor(t, "the first part to be stored", func() bool { return storedParts(t, f.s3, "reports/"+key) > 0 })
 		}
 
 		if err := f.store.Delete(ctx, key); err != nil {
