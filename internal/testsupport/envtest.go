@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -69,10 +70,17 @@ func controlPlaneBinary(name string) (string, error) {
 	return path, nil
 }
 
-// KubectlPath returns the kubectl built with the control plane, of the
-// same version as the API server.
+// KubectlPath returns the kubectl built with the control plane (of the
+// API server's version), else the one on PATH.
 func KubectlPath() (string, error) {
-	return controlPlaneBinary("kubectl")
+	path, err := controlPlaneBinary("kubectl")
+	if err == nil {
+		return path, nil
+	}
+	if onPath, lookErr := exec.LookPath("kubectl"); lookErr == nil {
+		return onPath, nil
+	}
+	return "", fmt.Errorf("kubectl not found on PATH or with the control plane: %w", err)
 }
 
 // Scheme returns a scheme with the Kubernetes built-in types and reportd's

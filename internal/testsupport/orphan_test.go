@@ -28,6 +28,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
 	"reportd.io/reportd/internal/testsupport"
 )
 
@@ -40,6 +43,9 @@ func TestMain(m *testing.M) {
 		startServersAndHang()
 		return
 	}
+	// envtest logs through controller-runtime; without a logger it prints
+	// a warning with a stack trace.
+	ctrllog.SetLogger(logr.Discard())
 	os.Exit(m.Run())
 }
 
