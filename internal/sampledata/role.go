@@ -37,8 +37,9 @@ const DefaultReaderRole = "reportd_reader"
 // CreateReaderRole creates the read-only datasource role that reports run
 // as: it may log in with password, is no superuser, cannot bypass
 // row-level security, owns nothing, and may only SELECT the sample tables
-// (plus USAGE on their schema). PostgreSQL's row-level security binds only
-// such a role, so policies on the sample tables restrict what it reads.
+// (plus USAGE on their schema and CONNECT on the database). PostgreSQL's
+// row-level security binds only such a role, so policies on the sample
+// tables restrict what it reads.
 //
 // If the role exists it is reset to exactly that (attributes, password,
 // grants), unless it is a superuser, may bypass row-level security, or
@@ -112,11 +113,11 @@ FROM pg_roles r WHERE r.rolname = $1`, role).Scan(&super, &bypass, &owned)
 	return true, nil
 }
 
-// grantReads gives the role USAGE on the current schema and SELECT on the
-// sample tables.
+// grantReads gives the role CONNECT on the database, USAGE on the current
+// schema and SELECT on the sample tables.
 func grantReads(ctx context.Context, tx pgx.Tx, roleIdent string) error {
-	var schema string
-	if err := tx.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+	var schema, database string
+	if err := tx.QueryRow(ctx, "SELECT current_schema(), current_database()").Scan(&schema, &database); err != nil {
 		return fmt.Errorf("find the current schema: %w", err)
 	}
 	tables := make([]string, len(sampleTables))
@@ -124,6 +125,9 @@ func grantReads(ctx context.Context, tx pgx.Tx, roleIdent string) error {
 		tables[i] = pgx.Identifier{schema, name}.Sanitize()
 	}
 	grants := []string{
+		// PUBLIC usually has CONNECT already; granting it keeps the role
+		// usable where an administrator revoked that.
+		"GRANT CONNECT ON DATABASE " + pgx.Identifier{database}.Sanitize() + " TO " + roleIdent,
 		"GRANT USAGE ON SCHEMA " + pgx.Identifier{schema}.Sanitize() + " TO " + roleIdent,
 		"GRANT SELECT ON TABLE " + strings.Join(tables, ", ") + " TO " + roleIdent,
 	}
