@@ -79,35 +79,87 @@ func (h *harness) testProcess(t *testing.T) {
 	t.Run("killed mid-upload leaves no object", func(t *testing.T) {
 		h.testKilledMidUpload(t, bin, kubeconfig)
 	})
+	t.Run("stopped mid-upload aborts its upload and exits 1", func(t *testing.T) {
+		h.testStoppedMidUpload(t, bin, kubeconfig)
+	})
 }
 
-func (h *harness) testKilledMidUpload(t *testing.T, bin, kubeconfig string) {
+// process is a running `reportd generate`.
+type process struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	code int // valid once done is closed; -1 if it did not exit normally
+}
+
+// startSlowReport starts the generator on a report that stalls after about
+// 12 MB and waits until its multipart upload is under way. It returns the
+// report, the running process and the upload's full key.
+func (h *harness) startSlowReport(t *testing.T, bin, kubeconfig, name string) (*report, *process, string) {
+	t.Helper()
 	def := salesDefinition(t)
 	def.Spec.Query, def.Spec.Parameters, def.Spec.Rules = slowQuery, nil, nil
 	def.Spec.Progress = &v1alpha1.ProgressEstimate{Mode: v1alpha1.ProgressNone}
-	req := salesRequest("proc-killed", v1alpha1.FormatCSV)
+	req := salesRequest(name, v1alpha1.FormatCSV)
 	req.Spec.Parameters = nil
 	r := h.newReport(t, def, req)
-	cmd := h.command(bin, kubeconfig, r)
-	if err := cmd.Start(); err != nil {
+	p := &process{cmd: h.command(bin, kubeconfig, r), done: make(chan struct{})}
+	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	killed := false
-	t.Cleanup(func() {
-		if !killed {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
+	go func() {
+		defer close(p.done)
+		p.code = -1
+		if err := p.cmd.Wait(); err == nil {
+			p.code = 0
+		} else if exitErr := (*exec.ExitError)(nil); errors.As(err, &exitErr) {
+			p.code = exitErr.ExitCode()
 		}
+	}()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.done
 	})
 	fullKey := "reports/" + r.key
 	waitUntil(t, 30*time.Second, "the generator's multipart upload to begin", func() bool {
 		return slices.Contains(h.openUploads(t), fullKey)
 	})
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	return r, p, fullKey
+}
+
+func (h *harness) testStoppedMidUpload(t *testing.T, bin, kubeconfig string) {
+	r, p, fullKey := h.startSlowReport(t, bin, kubeconfig, "proc-stopped")
+	history := h.watchJob(t, r)
+	// What the kubelet sends when the Job is deleted or the pod evicted.
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	_ = cmd.Wait()
-	killed = true
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the generator did not exit within 30 s of SIGTERM")
+	}
+	history.stop(t, h, r)
+	if p.code != 1 {
+		t.Errorf("exit code %d after SIGTERM; want 1 (a retry may run it)", p.code)
+	}
+	if slices.Contains(h.openUploads(t), fullKey) {
+		t.Error("the stopped generator left its multipart upload open")
+	}
+	if _, err := h.s3Store.Head(context.Background(), r.key); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("Head(%s) = %v; want ErrNotFound", r.key, err)
+	}
+	var ann v1alpha1.ErrorAnnotation
+	if ok, err := v1alpha1.DecodeAnnotation(history.final, v1alpha1.AnnotationError, &ann); !ok || err != nil || ann.Permanent {
+		t.Errorf("error annotation %+v (%v); want a transient error", ann, err)
+	}
+}
+
+func (h *harness) testKilledMidUpload(t *testing.T, bin, kubeconfig string) {
+	r, p, fullKey := h.startSlowReport(t, bin, kubeconfig, "proc-killed")
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
 
 	if _, err := h.s3Store.Head(context.Background(), r.key); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("after the kill Head(%s) = %v; want ErrNotFound", r.key, err)

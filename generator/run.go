@@ -91,13 +91,15 @@ type Config struct {
 // should exit with.
 func Run(ctx context.Context, cfg Config) error {
 	cfg = cfg.withDefaults()
-	if err := cfg.validate(); err != nil {
-		return permanent(err, "the generator is misconfigured: %v", err)
-	}
 	r := &run{cfg: cfg, annotator: &jobAnnotator{
 		client: cfg.Client, namespace: cfg.Namespace, job: cfg.JobName, attempt: cfg.PodName,
 	}}
-	err := r.execute(ctx)
+	err := cfg.validate()
+	if err != nil {
+		err = permanent(err, "the generator is misconfigured: %v", err)
+	} else {
+		err = r.execute(ctx)
+	}
 	if err != nil {
 		r.reportFailure(ctx, err)
 		return err
