@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -49,6 +50,17 @@ type HTTPServer struct {
 	WriteTimeout time.Duration
 	// ShutdownTimeout bounds the wait for answers in flight (default 10 s).
 	ShutdownTimeout time.Duration
+
+	serving atomic.Bool
+}
+
+// Serving returns nil while the server accepts connections, for a
+// readiness check: the cache may be ready before the server listens.
+func (h *HTTPServer) Serving() error {
+	if !h.serving.Load() {
+		return errors.New("the facade is not listening yet")
+	}
+	return nil
 }
 
 // NeedLeaderElection implements manager.LeaderElectionRunnable: false.
@@ -78,6 +90,8 @@ func (h *HTTPServer) Start(ctx context.Context) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	h.serving.Store(true)
+	defer h.serving.Store(false)
 	select {
 	case err := <-served:
 		return fmt.Errorf("facade: %w", err)
