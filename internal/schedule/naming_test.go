@@ -29,7 +29,6 @@ func TestRunName(t *testing.T) {
 	monday := time.Date(2026, 3, 2, 7, 0, 0, 0, berlin)
 	long := strings.Repeat("quarterly-revenue-by-region-", 4) + "x"
 	tests := map[string]struct {
-		name       string
 		got        string
 		want       string // exact, or a prefix when wantPrefix
 		wantPrefix bool
