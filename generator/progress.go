@@ -92,7 +92,7 @@ type progressTracker struct {
 	clock     clock.WithTicker
 	log       logr.Logger
 	mode      v1alpha1.ProgressMode
-	estimate  estimator // KeyRange only
+	estimate  estimator // KeyRange only; set before the first row
 	total     atomic.Int64
 
 	rows       atomic.Int64
@@ -121,7 +121,7 @@ func (p *progressTracker) row(raw [][]byte) {
 			p.raise(int32(min(rows*100/total, runningCap)))
 		}
 	case v1alpha1.ProgressKeyRange:
-		if p.wantSample.Load() {
+		if p.estimate != nil && p.wantSample.Load() {
 			p.wantSample.Store(false)
 			if f, ok := p.estimate(raw); ok {
 				p.raise(int32(min(math.Floor(f*100), runningCap)))
@@ -163,12 +163,14 @@ func (p *progressTracker) run(ctx context.Context) {
 	}
 }
 
-// publish patches the Job when the whole percentage changed; in None mode,
-// where the percentage stays 0, a change in rows is worth a patch too.
-// A failed progress patch is logged, not fatal: the next one may pass.
+// publish patches the Job when the whole percentage changed. While there
+// is no percentage yet (None mode, KeyRange without a usable range, before
+// the first percent) a change in rows is worth a patch too, so the user
+// sees the report moving. A failed progress patch is logged, not fatal:
+// the next one may pass.
 func (p *progressTracker) publish(ctx context.Context) {
 	percent, rows := p.percent.Load(), p.rows.Load()
-	changed := percent != p.sentPercent || (p.mode == v1alpha1.ProgressNone && rows != p.sentRows)
+	changed := percent != p.sentPercent || (percent == 0 && rows != p.sentRows)
 	if !changed {
 		return
 	}

@@ -222,9 +222,7 @@ func (r *run) prepare(ctx context.Context) (*plan, error) {
 	if def.Spec.MaxRows != nil {
 		p.maxRows = *def.Spec.MaxRows
 	}
-	if err := p.chooseProgress(); err != nil {
-		return nil, permanent(err, "report type %q cannot measure progress: %v", def.Name, err)
-	}
+	p.chooseProgress()
 	return p, nil
 }
 
@@ -282,30 +280,26 @@ func (p *plan) statementTimeout() time.Duration {
 	return max(p.timeout-min(reportTimeoutSlack, p.timeout/10), time.Second)
 }
 
-// chooseProgress picks the progress estimate the definition asks for.
-// KeyRange needs the key column's index, which only the result's columns
-// tell; begin completes it.
-func (p *plan) chooseProgress() error {
+// chooseProgress picks the progress estimate the definition asks for
+// (Count by default). KeyRange also needs the key column's index, which
+// only the result's columns tell: keyRangeFor completes it.
+func (p *plan) chooseProgress() {
 	p.mode = v1alpha1.ProgressCount
 	if pe := p.definition.Spec.Progress; pe != nil && pe.Mode != "" {
 		p.mode = pe.Mode
 	}
-	if p.mode != v1alpha1.ProgressKeyRange {
-		return nil
-	}
-	pe := p.definition.Spec.Progress
-	if _, ok := p.bound.Values[pe.StartParameter]; !ok {
-		return fmt.Errorf("parameter %q has no value", pe.StartParameter)
-	}
-	if _, ok := p.bound.Values[pe.EndParameter]; !ok {
-		return fmt.Errorf("parameter %q has no value", pe.EndParameter)
-	}
-	return nil
 }
 
 // keyRangeFor builds the KeyRange estimator once the columns are known.
+// It fails when the key column is missing or the range parameters have no
+// usable values (an optional parameter left out, say).
 func (p *plan) keyRangeFor(cols []encode.Column) error {
 	pe := p.definition.Spec.Progress
+	for _, name := range []string{pe.StartParameter, pe.EndParameter} {
+		if _, ok := p.bound.Values[name]; !ok {
+			return fmt.Errorf("parameter %q has no value", name)
+		}
+	}
 	column := slices.IndexFunc(cols, func(c encode.Column) bool { return c.Name == pe.KeyColumn })
 	if column < 0 {
 		return fmt.Errorf("the query has no column %q", pe.KeyColumn)
@@ -405,8 +399,10 @@ func (r *run) export(ctx context.Context, p *plan, w io.Writer, tracker *progres
 		},
 		Begin: func(cols []encode.Column) error {
 			if p.mode == v1alpha1.ProgressKeyRange {
+				// Progress is a courtesy: without it the report still runs,
+				// showing rows and 0% until it is done.
 				if err := p.keyRangeFor(cols); err != nil {
-					return permanent(err, "report type %q cannot measure progress: %v", p.definition.Name, err)
+					r.cfg.Log.Info("KeyRange progress is unavailable; showing rows only", "reason", err.Error())
 				}
 				tracker.estimate = p.estimate
 			}

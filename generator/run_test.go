@@ -77,6 +77,7 @@ func TestRun(t *testing.T) {
 	h := newHarness(t)
 	t.Run("csv on S3 equals COPY, with a matching result and rising progress", h.testCSVOnS3)
 	t.Run("KeyRange progress and file storage", h.testKeyRangeOnFileStorage)
+	t.Run("KeyRange without its key column still completes", h.testKeyRangeFallback)
 	t.Run("csv.gz is the gzip of the CSV", h.testCSVGzip)
 	t.Run("bad parameters fail permanently and name the parameter", h.testBadParameters)
 	t.Run("more rows than maxRows fail permanently and store nothing", h.testMaxRows)
@@ -217,6 +218,28 @@ func (h *harness) testKeyRangeOnFileStorage(t *testing.T) {
 	}
 	h.checkResult(t, r, history, store, got, rows, "text/csv; charset=utf-8")
 	history.checkProgress(t, r.pod, rows)
+}
+
+func (h *harness) testKeyRangeFallback(t *testing.T) {
+	def := salesDefinition(t)
+	def.Spec.Progress.KeyColumn = "NoSuchColumn"
+	r := h.newReport(t, def, salesRequest("sales-no-key", v1alpha1.FormatJSONL))
+	err, history := h.run(t, r, h.config(r, h.s3Store))
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	stored := h.object(t, h.s3Store, r.key)
+	_, rows := h.copyCSV(t)
+	if lines := int64(bytes.Count(stored, []byte("\n"))); lines != rows {
+		t.Errorf("the JSON Lines file has %d lines; want %d", lines, rows)
+	}
+	h.checkResult(t, r, history, h.s3Store, stored, rows, "application/jsonl; charset=utf-8")
+	history.checkProgress(t, r.pod, rows)
+	for _, p := range history.progress {
+		if p.Value != 0 && p.Value != 100 {
+			t.Errorf("progress %d without a key column to measure it", p.Value)
+		}
+	}
 }
 
 func (h *harness) testCSVGzip(t *testing.T) {
