@@ -198,9 +198,11 @@ func (r *ReportScheduleReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 }
 
 // schedulePass is one reconcile of one schedule: what it read, the status it
-// will write, and what it will report once that status is written (so a
-// pass whose status write fails reports nothing, and the next pass, which
-// sees the same due runs, reports them once).
+// will write, and the decisions it will report once that status is written.
+// What it did to the world (a run created or deleted) is reported at once;
+// what it decided (runs missed or skipped) only with the record, so a pass
+// whose status write fails reports no decision, and the next pass, which
+// sees the same due runs, reports them once.
 type schedulePass struct {
 	rs       *v1alpha1.ReportSchedule // as read; never modified
 	status   *v1alpha1.ReportScheduleStatus
@@ -208,7 +210,7 @@ type schedulePass struct {
 	now      time.Time
 
 	events       []scheduleEvent
-	runs, missed int
+	missed       int
 	requeueAfter time.Duration
 }
 
@@ -217,8 +219,16 @@ type scheduleEvent struct {
 	eventType, reason, action, note string
 }
 
+// event queues an event about a decision until the status holds it.
 func (p *schedulePass) event(eventType, reason, action, format string, args ...any) {
 	p.events = append(p.events, scheduleEvent{eventType, reason, action, fmt.Sprintf(format, args...)})
+}
+
+// eventNow records an event about something done to the world.
+func (r *ReportScheduleReconciler) eventNow(rs *v1alpha1.ReportSchedule, eventType, reason, action, format string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(rs, nil, eventType, reason, action, format, args...)
+	}
 }
 
 // newPass reads the schedule's children and starts a pass.
@@ -240,8 +250,7 @@ func (r *ReportScheduleReconciler) newPass(ctx context.Context, rs *v1alpha1.Rep
 	return pass, nil
 }
 
-// compareRuns orders runs oldest first: by scheduled time, then creation,
-// then name.
+// compareRuns orders runs oldest first: by scheduled time, then name.
 func compareRuns(a, b v1alpha1.ReportRequest) int {
 	if c := scheduledTimeOf(&a).Compare(scheduledTimeOf(&b)); c != 0 {
 		return c
@@ -269,8 +278,9 @@ func (r *ReportScheduleReconciler) pruneHistory(ctx context.Context, pass *sched
 			failed = append(failed, child)
 		}
 	}
-	doomed := append(oldestBeyond(succeeded, pass.rs.Spec.SuccessfulHistoryLimit, defaultSuccessfulHistoryLimit),
-		oldestBeyond(failed, pass.rs.Spec.FailedHistoryLimit, defaultFailedHistoryLimit)...)
+	doomed := slices.Concat(
+		oldestBeyond(succeeded, pass.rs.Spec.SuccessfulHistoryLimit, defaultSuccessfulHistoryLimit),
+		oldestBeyond(failed, pass.rs.Spec.FailedHistoryLimit, defaultFailedHistoryLimit))
 	for i := range doomed {
 		if err := r.deleteRun(ctx, &doomed[i]); err != nil {
 			return err
@@ -340,10 +350,9 @@ func runReference(rr *v1alpha1.ReportRequest) corev1.ObjectReference {
 	}
 }
 
-// addRun counts a run this pass created (or found created by an earlier
-// pass that ended before recording it) and lists it as active.
+// addRun lists a run this pass created (or found created by an earlier
+// pass that ended before recording it) as active.
 func (p *schedulePass) addRun(rr *v1alpha1.ReportRequest) {
-	p.runs++
 	if slices.ContainsFunc(p.children, func(c v1alpha1.ReportRequest) bool { return c.UID == rr.UID }) {
 		return
 	}
@@ -500,13 +509,13 @@ func (r *ReportScheduleReconciler) runNow(ctx context.Context, pass *schedulePas
 		return nil // prepare saw the same template; the condition says why
 	}
 	child.Annotations[schedule.AnnotationRunNowToken] = token
-	created, err := r.createRun(ctx, pass, child)
+	outcome, err := r.createRun(ctx, pass, child)
 	if err != nil {
 		return err
 	}
 	pass.status.LastRunNowToken = token
-	if created {
-		pass.event(corev1.EventTypeNormal, EventScheduleRunNow, actionScheduleRun,
+	if outcome == runCreated {
+		r.eventNow(pass.rs, corev1.EventTypeNormal, EventScheduleRunNow, actionScheduleRun,
 			"Created ReportRequest %s for run-now token %q", child.Name, token)
 	}
 	return nil
@@ -594,7 +603,7 @@ func (r *ReportScheduleReconciler) replace(ctx context.Context, pass *schedulePa
 		if err := r.deleteRun(ctx, &active[i]); err != nil {
 			return err
 		}
-		pass.event(corev1.EventTypeNormal, EventScheduleRunReplaced, actionScheduleReplace,
+		r.eventNow(pass.rs, corev1.EventTypeNormal, EventScheduleRunReplaced, actionScheduleReplace,
 			"Deleted active ReportRequest %s for the run of %s (concurrencyPolicy Replace)", active[i].Name, scheduleLocalTime(at))
 	}
 	pass.children = slices.DeleteFunc(pass.children, func(c v1alpha1.ReportRequest) bool { return !c.Status.Phase.IsTerminal() })
@@ -608,7 +617,7 @@ func (r *ReportScheduleReconciler) startRun(ctx context.Context, pass *scheduleP
 	if blocked != nil {
 		return nil // not handled: it runs once the template is fixed, within the starting deadline
 	}
-	created, err := r.createRun(ctx, pass, child)
+	outcome, err := r.createRun(ctx, pass, child)
 	if err != nil {
 		return err
 	}
@@ -620,41 +629,56 @@ func (r *ReportScheduleReconciler) startRun(ctx context.Context, pass *scheduleP
 		pass.event(corev1.EventTypeWarning, EventScheduleRunsMissed, actionScheduleRun,
 			"Missed %s while the manager was not running; started only the latest, of %s", countScheduleRuns(d.Missed, d.MissedAtLeast), at)
 	}
-	if !created {
+	switch outcome {
+	case runConflict:
 		pass.missed++
 		pass.status.MissedRuns++
 		return nil
+	case runExisted:
+		return nil
 	}
-	pass.event(corev1.EventTypeNormal, EventScheduleRunCreated, actionScheduleRun, "Created ReportRequest %s for the run of %s", child.Name, at)
+	r.eventNow(pass.rs, corev1.EventTypeNormal, EventScheduleRunCreated, actionScheduleRun, "Created ReportRequest %s for the run of %s", child.Name, at)
 	return nil
 }
 
-// createRun creates a run's ReportRequest. It reports created=false, with a
-// warning, when the name belongs to a ReportRequest this schedule does not
-// control. An existing one it controls is a run created by an earlier pass
-// that ended before recording it: that run is the one, not a second.
-func (r *ReportScheduleReconciler) createRun(ctx context.Context, pass *schedulePass, child *v1alpha1.ReportRequest) (bool, error) {
+// createOutcome is what became of a run's ReportRequest.
+type createOutcome int
+
+const (
+	// runCreated: this pass created it.
+	runCreated createOutcome = iota
+	// runExisted: an earlier pass created it and ended before recording it;
+	// that run is the one, not a second.
+	runExisted
+	// runConflict: the name belongs to a ReportRequest this schedule does
+	// not control; the run was not started.
+	runConflict
+)
+
+// createRun creates a run's ReportRequest, warning when its name is taken.
+func (r *ReportScheduleReconciler) createRun(ctx context.Context, pass *schedulePass, child *v1alpha1.ReportRequest) (createOutcome, error) {
 	err := r.Create(ctx, child, client.FieldOwner(ScheduleControllerName))
 	if err == nil {
 		logf.FromContext(ctx).Info("Created a run", "request", klog.KObj(child),
 			"scheduledTime", child.Annotations[schedule.AnnotationScheduledTime])
+		scheduleRunsTotal.WithLabelValues(pass.rs.Namespace, pass.rs.Name).Inc()
 		pass.addRun(child)
-		return true, nil
+		return runCreated, nil
 	}
 	if !apierrors.IsAlreadyExists(err) {
-		return false, fmt.Errorf("creating ReportRequest %s: %w", child.Name, err)
+		return 0, fmt.Errorf("creating ReportRequest %s: %w", child.Name, err)
 	}
 	var existing v1alpha1.ReportRequest
 	if err := r.Get(ctx, client.ObjectKeyFromObject(child), &existing); err != nil {
-		return false, fmt.Errorf("reading existing ReportRequest %s: %w", child.Name, err)
+		return 0, fmt.Errorf("reading existing ReportRequest %s: %w", child.Name, err)
 	}
 	if metav1.IsControlledBy(&existing, pass.rs) {
 		pass.addRun(&existing)
-		return true, nil
+		return runExisted, nil
 	}
 	pass.event(corev1.EventTypeWarning, EventScheduleNameConflict, actionScheduleRun,
 		"ReportRequest %s exists and is not controlled by this schedule: its run was not started; delete or rename that ReportRequest", child.Name)
-	return false, nil
+	return runConflict, nil
 }
 
 // setConditions sets Ready (and Stalled, the kstatus convention) from the
@@ -736,9 +760,6 @@ func ignoreScheduleConflict(ctx context.Context, err error) error {
 // report emits the pass's events and metrics, once its status is written.
 func (r *ReportScheduleReconciler) report(pass *schedulePass) {
 	labels := prometheus.Labels{"namespace": pass.rs.Namespace, "schedule": pass.rs.Name}
-	if pass.runs > 0 {
-		scheduleRunsTotal.With(labels).Add(float64(pass.runs))
-	}
 	if pass.missed > 0 {
 		scheduleMissedRunsTotal.With(labels).Add(float64(pass.missed))
 	}

@@ -61,6 +61,10 @@ import (
 // a pass; the pass is done when status.observedGeneration reaches the new
 // generation. Every check after a tick therefore sees what that pass did.
 
+// schedEventWait bounds the wait for what the controller does outside a
+// tick: events (recorded asynchronously), reactions to runs finishing.
+const schedEventWait = 20 * time.Second
+
 // schedTickAnnotation is the template annotation tick bumps.
 const schedTickAnnotation = "test.reportd.io/tick"
 
@@ -394,7 +398,7 @@ var _ = Describe("ReportSchedule controller", func() {
 			Expect(rs.Status.LastScheduleTime).To(schedAt(day(2, "09:00:00")))
 			Expect(rs.Status.MissedRuns).To(BeEquivalentTo(1))
 			Expect(rs.Status.Active).To(HaveLen(1))
-			Eventually(h.eventNotes("forbid", EventScheduleRunSkipped)).Should(ContainElement(ContainSubstring("forbid-202606010900 is still active")))
+			Eventually(h.eventNotes("forbid", EventScheduleRunSkipped), schedEventWait).Should(ContainElement(ContainSubstring("forbid-202606010900 is still active")))
 			Expect(testutil.ToFloat64(scheduleMissedRunsTotal.WithLabelValues(h.ns, "forbid"))).To(BeEquivalentTo(1))
 
 			h.finish("forbid-202606010900", v1alpha1.PhaseCompleted)
@@ -409,10 +413,10 @@ var _ = Describe("ReportSchedule controller", func() {
 			h.create(rs)
 			h.tick("replace", day(1, "09:00:30"))
 			h.tick("replace", day(2, "09:00:30"))
-			Eventually(h.gone("replace-202606010900")).Should(BeTrue())
+			Eventually(h.gone("replace-202606010900"), schedEventWait).Should(BeTrue())
 			Expect(h.runNames("replace")).To(Equal([]string{"replace-202606020900"}))
 			Expect(h.get("replace").Status.Active).To(ConsistOf(HaveField("Name", "replace-202606020900")))
-			Eventually(h.eventNotes("replace", EventScheduleRunReplaced)).Should(ContainElement(ContainSubstring("replace-202606010900")))
+			Eventually(h.eventNotes("replace", EventScheduleRunReplaced), schedEventWait).Should(ContainElement(ContainSubstring("replace-202606010900")))
 		})
 
 		It("Allow lets runs overlap", func() {
@@ -483,7 +487,7 @@ var _ = Describe("ReportSchedule controller", func() {
 			rs := h.tick("downtime", day(5, "09:00:30"))
 			Expect(h.runNames("downtime")).To(Equal([]string{"downtime-202607010900", "downtime-202607050900"}))
 			Expect(rs.Status.MissedRuns).To(BeEquivalentTo(3))
-			Eventually(h.eventNotes("downtime", EventScheduleRunsMissed)).Should(ContainElement(ContainSubstring("Missed 3 runs")))
+			Eventually(h.eventNotes("downtime", EventScheduleRunsMissed), schedEventWait).Should(ContainElement(ContainSubstring("Missed 3 runs")))
 			Expect(testutil.ToFloat64(scheduleMissedRunsTotal.WithLabelValues(h.ns, "downtime"))).To(BeEquivalentTo(3))
 			Expect(testutil.ToFloat64(scheduleRunsTotal.WithLabelValues(h.ns, "downtime"))).To(BeEquivalentTo(2))
 		})
@@ -498,7 +502,7 @@ var _ = Describe("ReportSchedule controller", func() {
 			Expect(h.runNames("deadline")).To(Equal([]string{"deadline-202607010900"}))
 			Expect(rs.Status.MissedRuns).To(BeEquivalentTo(4))
 			Expect(rs.Status.LastScheduleTime).To(schedAt(day(5, "09:00:00")))
-			Eventually(h.eventNotes("deadline", EventScheduleRunsMissed)).Should(ContainElement(ContainSubstring("none started")))
+			Eventually(h.eventNotes("deadline", EventScheduleRunsMissed), schedEventWait).Should(ContainElement(ContainSubstring("none started")))
 
 			h.tick("deadline", day(6, "09:02:00"))
 			Expect(h.runNames("deadline")).To(Equal([]string{"deadline-202607010900", "deadline-202607060900"}))
@@ -512,7 +516,7 @@ var _ = Describe("ReportSchedule controller", func() {
 			h.tick("pruned", day(1, "09:00:30"))
 			h.clock.SetTime(day(1, "09:20:00"))
 			h.finish("pruned-202607010900", v1alpha1.PhaseCompleted)
-			Eventually(h.gone("pruned-202607010900")).Should(BeTrue())
+			Eventually(h.gone("pruned-202607010900"), schedEventWait).Should(BeTrue())
 
 			rs = h.tick("pruned", day(1, "09:30:00"))
 			Expect(h.runs("pruned")).To(BeEmpty())
@@ -535,7 +539,7 @@ var _ = Describe("ReportSchedule controller", func() {
 				h.tick("history", day(i+1, "09:00:30"))
 				h.finish("history-2026070"+strconv.Itoa(i+1)+"0900", phase)
 			}
-			Eventually(func() []string { return h.runNames("history") }).Should(Equal(
+			Eventually(func() []string { return h.runNames("history") }, schedEventWait).Should(Equal(
 				[]string{"history-202607040900", "history-202607050900", "history-202607060900"}))
 		})
 
@@ -602,7 +606,7 @@ var _ = Describe("ReportSchedule controller", func() {
 			})
 			Expect(rs.Status.LastRunNowToken).To(Equal("second"))
 			Expect(h.runNames("adhoc")).To(Equal([]string{schedule.RunNowName("adhoc", "second")}))
-			Eventually(h.eventNotes("adhoc", EventScheduleRunNow)).Should(HaveLen(2))
+			Eventually(h.eventNotes("adhoc", EventScheduleRunNow), schedEventWait).Should(HaveLen(2))
 		})
 	})
 
@@ -621,7 +625,7 @@ var _ = Describe("ReportSchedule controller", func() {
 			Expect(meta.IsStatusConditionTrue(rs.Status.Conditions, conditionStalled)).To(BeTrue())
 			// The run waits for the fix: still the next one, then overdue.
 			Expect(rs.Status.NextScheduleTime).To(schedAt(schedUTC("2026-09-01 09:00:00")))
-			Eventually(h.eventNotes("broken", EventScheduleNotReady)).Should(ContainElement(ContainSubstring("Yesterday")))
+			Eventually(h.eventNotes("broken", EventScheduleNotReady), schedEventWait).Should(ContainElement(ContainSubstring("Yesterday")))
 
 			h.tick("broken", schedUTC("2026-09-01 09:00:30"))
 			Expect(h.runs("broken")).To(BeEmpty())
