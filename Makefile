@@ -77,6 +77,19 @@ test-servers: $(VERSITYGW) $(MAILPIT) ## Build the S3 (versitygw) and SMTP (mail
 build: ## Build the reportd binary into bin/.
 	go build -o $(BIN)/reportd .
 
+##@ Run
+
+.PHONY: dev
+dev: envtest test-servers ## Run the whole stack on this machine (reportd dev); pass flags with ARGS="--persist --s3".
+	@echo "[dev] building bin/reportd (a first build compiles the Kubernetes libraries for a few minutes; later ones take seconds)" >&2
+	@go build -o $(BIN)/reportd . & build=$$!; start=$$SECONDS; next=15; \
+	  while kill -0 $$build 2>/dev/null; do \
+	    sleep 1; \
+	    if (( SECONDS - start >= next )); then echo "[dev]   still building bin/reportd ($$((SECONDS - start))s)" >&2; next=$$((next + 15)); fi; \
+	  done; \
+	  wait $$build
+	$(BIN)/reportd dev $(ARGS)
+
 ##@ Tools (built once per version into the machine cache, linked into bin/)
 
 $(CONTROLLER_GEN):
