@@ -83,9 +83,7 @@ func newScheduleHarness(start time.Time) *scheduleHarness {
 	h := &scheduleHarness{ctx: context.Background(), ns: ns.Name, clock: clocktesting.NewFakeClock(start)}
 	h.startManager()
 	DeferCleanup(func() { h.stopManager() })
-	for _, def := range []*v1alpha1.ReportDefinition{schedPlainDefinition(h.ns), schedSalesDefinition(h.ns), schedInventoryDefinition(h.ns)} {
-		Expect(k8sClient.Create(h.ctx, def)).To(Succeed())
-	}
+	Expect(k8sClient.Create(h.ctx, schedPlainDefinition(h.ns))).To(Succeed())
 	return h
 }
 
@@ -254,27 +252,20 @@ func schedPlainDefinition(ns string) *v1alpha1.ReportDefinition {
 	}
 }
 
-func schedSalesDefinition(ns string) *v1alpha1.ReportDefinition {
-	return &v1alpha1.ReportDefinition{
-		ObjectMeta: metav1.ObjectMeta{Name: "sales", Namespace: ns},
-		Spec: v1alpha1.ReportDefinitionSpec{
-			Query: "SELECT * FROM orders WHERE created_at >= @startDate AND created_at < @endDate::date + 1",
-			Parameters: []v1alpha1.ReportParameter{
-				{Name: "startDate", Type: "date", Required: true},
-				{Name: "endDate", Type: "date", Required: true},
-			},
-		},
-	}
+// schedSample reads a manifest of config/samples into obj, strictly, so a
+// typo in a sample fails here.
+func schedSample(file string, obj client.Object) {
+	data, err := os.ReadFile(filepath.Join("..", "config", "samples", file))
+	Expect(err).NotTo(HaveOccurred())
+	Expect(yaml.UnmarshalStrict(data, obj)).To(Succeed(), file)
 }
 
-func schedInventoryDefinition(ns string) *v1alpha1.ReportDefinition {
-	return &v1alpha1.ReportDefinition{
-		ObjectMeta: metav1.ObjectMeta{Name: "inventory", Namespace: ns},
-		Spec: v1alpha1.ReportDefinitionSpec{
-			Query:      "SELECT * FROM products WHERE NOT @onlyBelowReorder OR stock < reorder_level",
-			Parameters: []v1alpha1.ReportParameter{{Name: "onlyBelowReorder", Type: "boolean"}},
-		},
-	}
+// createSampleDefinition creates a sample ReportDefinition in the namespace.
+func (h *scheduleHarness) createSampleDefinition(name string) {
+	var def v1alpha1.ReportDefinition
+	schedSample("reports_v1alpha1_reportdefinition_"+name+".yaml", &def)
+	def.Namespace = h.ns
+	Expect(k8sClient.Create(h.ctx, &def)).To(Succeed())
 }
 
 func schedZone(name string) *time.Location {
@@ -657,6 +648,7 @@ var _ = Describe("ReportSchedule controller", func() {
 
 		It("shows parameters that do not bind to the definition as Ready=False", func() {
 			h := newScheduleHarness(schedUTC("2026-09-01 06:00:00"))
+			h.createSampleDefinition("sales")
 			rs := schedDaily("unbound", "UTC")
 			rs.Spec.Template.Spec.Type = "sales"
 			rs.Spec.Template.Spec.Parameters = map[string]v1alpha1.ParameterValue{"startDate": "last week"}
@@ -685,16 +677,16 @@ var _ = Describe("ReportSchedule controller", func() {
 
 	Describe("the samples", func() {
 		loadSample := func(file string) *v1alpha1.ReportSchedule {
-			data, err := os.ReadFile(filepath.Join("..", "config", "samples", file))
-			Expect(err).NotTo(HaveOccurred())
 			var rs v1alpha1.ReportSchedule
-			Expect(yaml.UnmarshalStrict(data, &rs)).To(Succeed())
+			schedSample(file, &rs)
 			return &rs
 		}
 
-		It("computes the weekly sales dates and the monthly inventory run in Europe/Berlin", func() {
+		It("computes the weekly sales dates and the monthly inventory run in Europe/Berlin, bound to the sample definitions", func() {
 			berlin := schedZone("Europe/Berlin")
 			h := newScheduleHarness(time.Date(2026, 2, 27, 12, 0, 0, 0, berlin))
+			h.createSampleDefinition("sales")
+			h.createSampleDefinition("inventory")
 			h.create(loadSample("reports_v1alpha1_reportschedule_weekly_sales.yaml"))
 			h.create(loadSample("reports_v1alpha1_reportschedule_monthly_inventory.yaml"))
 
@@ -748,6 +740,7 @@ var _ = Describe("ReportSchedule controller", func() {
 		It("never writes a schedule's spec or metadata", func() {
 			berlin := schedZone("Europe/Berlin")
 			h := newScheduleHarness(time.Date(2026, 2, 27, 12, 0, 0, 0, berlin))
+			h.createSampleDefinition("sales")
 			rs := loadSample("reports_v1alpha1_reportschedule_weekly_sales.yaml")
 			rs.Annotations = map[string]string{v1alpha1.AnnotationRunNow: "now"}
 			h.create(rs)
