@@ -7,6 +7,7 @@ CONTROLLER_GEN_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION  ?= v2.15.0
 VERSITYGW_VERSION      ?= v1.8.0
 MAILPIT_VERSION        ?= v1.33.1
+HELM_VERSION           ?= v4.3.1
 
 SHELL := /usr/bin/env bash -o pipefail
 .SHELLFLAGS := -ec
@@ -23,6 +24,7 @@ CONTROLLER_GEN := $(BIN)/controller-gen
 GOLANGCI_LINT  := $(BIN)/golangci-lint
 VERSITYGW      := $(BIN)/versitygw
 MAILPIT        := $(BIN)/mailpit
+HELM           := $(BIN)/helm
 
 GO_TEST_FLAGS ?= -count=1 -timeout 25m
 
@@ -37,6 +39,16 @@ help: ## Show this help.
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC from the Go types and markers.
 	$(CONTROLLER_GEN) rbac:roleName=reportd-manager crd:maxDescLen=1024 paths="./api/..." paths="./controllers/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	hack/chart-crds.sh config/crd/bases charts/reportd/templates/crds
+
+.PHONY: chart-crds
+chart-crds: ## Copy config/crd/bases into the Helm chart's templates/crds/ (behind crds.enabled and crds.keep).
+	hack/chart-crds.sh config/crd/bases charts/reportd/templates/crds
+
+.PHONY: helm-lint
+helm-lint: $(HELM) ## Lint the Helm chart with its default and its full values.
+	$(HELM) lint --strict charts/reportd
+	$(HELM) lint --strict charts/reportd --values charts/reportd/ci/full-values.yaml
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy methods.
@@ -69,7 +81,7 @@ envtest: ## Build kube-apiserver, kube-controller-manager and etcd from source i
 	@hack/build-control-plane.sh $(K8S_VERSION) $(ETCD_VERSION) >/dev/null
 
 .PHONY: test-servers
-test-servers: $(VERSITYGW) $(MAILPIT) ## Build the S3 (versitygw) and SMTP (mailpit) servers the tests start.
+test-servers: $(VERSITYGW) $(MAILPIT) $(HELM) ## Build the S3 (versitygw) and SMTP (mailpit) servers and helm, which the tests run.
 
 ##@ Build
 
@@ -100,3 +112,5 @@ $(VERSITYGW):
 	@hack/install-tool.sh $(BIN) versitygw github.com/versity/versitygw/cmd/versitygw $(VERSITYGW_VERSION)
 $(MAILPIT):
 	@hack/install-tool.sh $(BIN) mailpit github.com/axllent/mailpit $(MAILPIT_VERSION)
+$(HELM):
+	@hack/install-tool.sh $(BIN) helm helm.sh/helm/v4/cmd/helm $(HELM_VERSION) "-X helm.sh/helm/v4/internal/version.version=$(HELM_VERSION)"
