@@ -75,7 +75,7 @@ func startControllerManager(ctx context.Context, bin, kubeconfig, logPath string
 // resource have synced.
 var startedMarkers = map[string]string{
 	ControllerGarbageCollector: `"Proceeding to collect garbage"`,
-	ControllerJob:              `"Starting controller" controller="job"`,
+	ControllerJob:              `"Starting job controller"`,
 }
 
 // waitStarted polls the log until every controller has started.
