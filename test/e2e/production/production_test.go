@@ -140,7 +140,7 @@ func TestRestrictedNamespaceRefusesWhatItShould(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			job := &batchv1.Job{
 				ObjectMeta: metav1.ObjectMeta{GenerateName: "control-", Namespace: stack.Namespace},
-				Spec: batchv1.JobSpec{BackoffLimit: ptr.To[int32](0), Template: corev1.PodTemplateSpec{Spec: tc.spec}},
+				Spec:       batchv1.JobSpec{BackoffLimit: ptr.To[int32](0), Template: corev1.PodTemplateSpec{Spec: tc.spec}},
 			}
 			if err := stack.Client.Create(context.Background(), job); err != nil {
 				t.Fatal(err)
