@@ -30,6 +30,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -149,6 +150,13 @@ func Setup(ctx context.Context, mgr ctrl.Manager, c Config, deps Deps) error {
 	}
 	if err := reqs.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the ReportRequest controller: %w", err)
+	}
+	schedules := &controllers.ReportScheduleReconciler{
+		Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Clock: clock.RealClock{},
+		Recorder: mgr.GetEventRecorder(EventRecorderName),
+	}
+	if err := schedules.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the ReportSchedule controller: %w", err)
 	}
 	if c.LocalExecutor {
 		ex, err := executor.New(mgr.GetClient(), mgr.GetAPIReader(), c.Executor)
