@@ -45,6 +45,7 @@ const managerStopTimeout = 30 * time.Second
 // startManager runs reportd's manager in this process: its controllers,
 // the local executor (unless the job controller runs the Jobs) and the
 // facade, and waits until its caches have synced and the facade answers.
+// ctx bounds the waiting; the manager runs until Stop.
 func (s *Stack) startManager(ctx context.Context) error {
 	cfg, err := s.managerConfig()
 	if err != nil {
@@ -56,25 +57,15 @@ func (s *Stack) startManager(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("create the manager: %w", err)
 	}
-	if err := manager.Setup(ctx, mgr, cfg, manager.Deps{Checker: manager.NewDefinitionChecker(), Store: s.Store}); err != nil {
-		return err
-	}
-	srv, err := s.addFacade(ctx, mgr)
-	if err != nil {
-		return err
-	}
-	return s.runManager(ctx, mgr, srv)
-}
-
-// runManager starts mgr until Stop and waits until it serves.
-func (s *Stack) runManager(ctx context.Context, mgr ctrl.Manager, srv *facade.Server) error {
+	// What is set up now may hold on to its context: give it the
+	// manager's lifetime, not the start's.
 	runCtx, cancel := context.WithCancel(context.Background())
-	go func() {
-		defer close(s.managerDone)
-		s.managerErr = mgr.Start(runCtx)
-	}()
+	running := false
 	s.onStop("the manager", func() error {
 		cancel()
+		if !running {
+			return nil
+		}
 		select {
 		case <-s.managerDone:
 			return s.managerErr
@@ -82,6 +73,18 @@ func (s *Stack) runManager(ctx context.Context, mgr ctrl.Manager, srv *facade.Se
 			return errors.New("the manager did not stop in time")
 		}
 	})
+	if err := manager.Setup(runCtx, mgr, cfg, manager.Deps{Checker: manager.NewDefinitionChecker(), Store: s.Store}); err != nil {
+		return err
+	}
+	srv, err := s.addFacade(runCtx, mgr)
+	if err != nil {
+		return err
+	}
+	running = true
+	go func() {
+		defer close(s.managerDone)
+		s.managerErr = mgr.Start(runCtx)
+	}()
 	if !mgr.GetCache().WaitForCacheSync(ctx) {
 		return errors.Join(errors.New("the manager's caches did not sync"), s.Err())
 	}

@@ -56,8 +56,12 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultNamespace      = "reports"
-	DefaultFacadeAddress  = "127.0.0.1:0"
+	// DefaultNamespace is where reports are requested.
+	DefaultNamespace = "reports"
+	// DefaultFacadeAddress lets the facade pick a free loopback port.
+	DefaultFacadeAddress = "127.0.0.1:0"
+	// DefaultGeneratorImage is the image Jobs name; the local executor
+	// runs the local binary instead.
 	DefaultGeneratorImage = "reportd.io/reportd:dev"
 	// DefaultPodSecurity is the Pod Security level enforced on the
 	// namespace, so the stack rejects a pod template production would.
@@ -67,12 +71,19 @@ const (
 // Names of what the stack creates in the namespace. The manager's
 // defaults name the same Secret and ServiceAccount.
 const (
-	DatasourceSecret     = "reportd-datasource"
-	S3CredentialsSecret  = "reportd-s3"
-	GeneratorAccount     = "reportd-generator"
-	fieldOwner           = "reportd-dev"
-	definitionsReadyWait = 2 * time.Minute
+	// DatasourceSecret holds the reader role's PostgreSQL URL at key "url".
+	DatasourceSecret = "reportd-datasource"
+	// S3CredentialsSecret holds the Jobs' S3 keys (with Options.S3).
+	S3CredentialsSecret = "reportd-s3"
+	// GeneratorAccount is the ServiceAccount report Jobs run as.
+	GeneratorAccount = "reportd-generator"
 )
+
+// fieldOwner is the stack's field manager for what it applies.
+const fieldOwner = "reportd-dev"
+
+// definitionsReadyWait bounds the wait for the sample definitions' check.
+const definitionsReadyWait = 2 * time.Minute
 
 // Options configure a Stack. The zero value is a throwaway stack in the
 // "reports" namespace with file storage and the default sample sizes.
