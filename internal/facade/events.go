@@ -100,15 +100,15 @@ func (s *Server) reportEvents(w http.ResponseWriter, r *http.Request, u auth.Use
 		return err
 	}
 	ctx := r.Context()
+	// Subscribe before reading, so no change falls between the two.
+	sub, leave := s.hub.subscribe(id, "")
+	defer leave()
 	// lookup falls back to a live read, so a report created a moment ago
 	// streams even before the cache has it.
 	rr, err := s.lookup(ctx, u.Name, id)
 	if err != nil {
 		return err
 	}
-	// Subscribe before reading, so no change falls between the two.
-	sub, leave := s.hub.subscribe(id, "")
-	defer leave()
 	stream, err := s.openStream(w)
 	if err != nil {
 		return err
