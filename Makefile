@@ -89,6 +89,11 @@ test-servers: $(VERSITYGW) $(MAILPIT) $(HELM) ## Build the S3 (versitygw) and SM
 build: ## Build the reportd binary into bin/.
 	go build -o $(BIN)/reportd .
 
+.PHONY: bench
+bench: envtest test-servers ## Benchmark `reportd generate` against psql over 5,000,000 orders (a few minutes); JSON to $BENCH_OUT (default bin/bench.json).
+	go build -o $(BIN)/reportd .
+	BENCH_OUT="$${BENCH_OUT:-$(BIN)/bench.json}" go run ./hack/bench/generator
+
 ##@ Run
 
 .PHONY: dev
