@@ -40,11 +40,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/jackc/pgx/v5"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
 
 	"reportd.io/reportd/api/v1alpha1"
@@ -102,6 +104,7 @@ func logf(format string, args ...any) {
 }
 
 func run() (err error) {
+	ctrllog.SetLogger(logr.Discard()) // envtest's own logs are not wanted here
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	b := &bench{}
