@@ -74,7 +74,11 @@ func decide(job *batchv1.Job, pods []corev1.Pod, now time.Time, backoff, maxBack
 	case hasCondition(&st, batchv1.JobFailureTarget):
 		return finishFailure(d, c)
 	case hasCondition(&st, batchv1.JobSuccessCriteriaMet):
-		// The second step of success: Complete, with a completion time.
+		// The second step of success: Complete, with a completion time. A
+		// finished Job must show no active pods; a write from a stale view
+		// may have put one back, so clear it here rather than loop on a 422.
+		d.Status.Active, d.Status.Ready = 0, ptr.To[int32](0)
+		d.KillActive = c.active > 0
 		d.Status.Conditions = append(d.Status.Conditions, newCondition(batchv1.JobComplete, reasonCompletionsReached, messageCompletionsReached, stamp))
 		d.Status.CompletionTime = &stamp
 		return d
