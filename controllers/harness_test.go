@@ -17,8 +17,10 @@ limitations under the License.
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -71,6 +73,12 @@ type reportHarnessOptions struct {
 	progressInterval time.Duration
 	// syncPeriod makes the manager's cache resync that often.
 	syncPeriod time.Duration
+	// checker replaces the stand-in definition check (the real one).
+	checker DefinitionChecker
+	// generator is what the Job's "reportd" runs; fakegen when empty.
+	generator string
+	// datasourceURL is the default datasource Secret's URL.
+	datasourceURL string
 }
 
 // newReportHarness creates the namespace and starts the managers; the
@@ -83,7 +91,7 @@ func newReportHarness(opts reportHarnessOptions) *reportHarness {
 	h.writes.namespace = h.ns
 	Expect(k8sClient.Create(h.ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: "reportd-datasource", Namespace: h.ns},
-		StringData: map[string]string{"url": "postgres://reader@127.0.0.1:1/none"},
+		StringData: map[string]string{"url": cmp.Or(opts.datasourceURL, "postgres://reader@127.0.0.1:1/none")},
 	})).To(Succeed())
 	h.storeDir = GinkgoT().TempDir()
 	var err error
@@ -131,8 +139,12 @@ func (h *reportHarness) startManager() {
 		Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	Expect(err).NotTo(HaveOccurred())
+	var checker DefinitionChecker = h.checker
+	if h.opts.checker != nil {
+		checker = h.opts.checker
+	}
 	Expect((&ReportDefinitionReconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Checker: h.checker, Settings: h.settings(),
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Checker: checker, Settings: h.settings(),
 	}).SetupWithManager(h.ctx, mgr)).To(Succeed())
 	Expect((&ReportRequestReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("reportd-manager"),
@@ -152,7 +164,7 @@ func (h *reportHarness) startExecutor() {
 	})
 	Expect(err).NotTo(HaveOccurred())
 	ex, err := executor.New(mgr.GetClient(), mgr.GetAPIReader(), executor.Options{
-		Commands:   map[string]string{"reportd": fakegenPath},
+		Commands:   map[string]string{"reportd": cmp.Or(h.opts.generator, fakegenPath)},
 		Kubeconfig: processKubeconfig,
 		WorkDir:    GinkgoT().TempDir(),
 		Backoff:    200 * time.Millisecond,
@@ -344,8 +356,16 @@ type writeCounter struct {
 func (w *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
 	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
 		if req.Method != http.MethodGet && strings.Contains(req.URL.Path, "/namespaces/"+w.namespace+"/") {
+			write := req.Method + " " + req.URL.Path
+			if req.Method == http.MethodPatch && req.GetBody != nil {
+				// The patch itself, so a failure shows what each write changed.
+				if body, err := req.GetBody(); err == nil {
+					b, _ := io.ReadAll(body)
+					write += " " + string(b)
+				}
+			}
 			w.mu.Lock()
-			w.writes = append(w.writes, req.Method+" "+req.URL.Path)
+			w.writes = append(w.writes, write)
 			w.mu.Unlock()
 		}
 		return rt.RoundTrip(req)

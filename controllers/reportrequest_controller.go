@@ -210,7 +210,9 @@ func (r *ReportRequestReconciler) observe(ctx context.Context, rr *v1alpha1.Repo
 		return ctrl.Result{}, err
 	}
 	accepted := rr.DeepCopy()
-	markValid(&accepted.Status, rr.Generation, now)
+	// Accepted when its Job was created: a time from the world, so every
+	// reconcile computes the same condition.
+	markValid(&accepted.Status, rr.Generation, job.CreationTimestamp.Time)
 	st := computeStatus(observed{Request: accepted, Job: job, Pods: pods, Result: verdict, Now: now})
 	return r.writeStatus(ctx, rr, st, now)
 }
@@ -262,7 +264,6 @@ func (r *ReportRequestReconciler) writeStatus(ctx context.Context, rr *v1alpha1.
 	r.writes.record(rr.UID, st, now, progressed)
 	if !old.Phase.IsTerminal() && st.Phase.IsTerminal() {
 		r.recordEnd(updated)
-		r.writes.forget(rr.UID)
 	}
 	return ctrl.Result{}, nil
 }

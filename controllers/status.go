@@ -152,27 +152,50 @@ func readProgress(job *batchv1.Job, key string, att attempt) (int64, bool) {
 }
 
 // observeRunning moves a Pending report to Processing once a pod is ready
-// or progress arrived, and names what keeps a pod from running.
+// or progress arrived, and names what keeps a pod from running. Its times
+// come from the world (the Job's creation, the pod's start), never from
+// the clock: a reconcile reading a cache that lags behind the last write
+// then computes the very status written, and writes nothing.
 func observeRunning(st *v1alpha1.ReportRequestStatus, job *batchv1.Job, att attempt, progressSeen bool, now metav1.Time) {
 	ready := (job.Status.Ready != nil && *job.Status.Ready > 0) || (att.Pod != nil && isPodReady(att.Pod))
 	if st.Phase == v1alpha1.PhasePending && (ready || progressSeen) {
 		st.Phase = v1alpha1.PhaseProcessing
 	}
 	if st.Phase == v1alpha1.PhaseProcessing && st.StartedAt == nil {
-		st.StartedAt = &now
+		st.StartedAt = firstTime(attemptStart(att), job.Status.StartTime, &now)
 	}
+	// The Ready condition stays False while running; its transition time is
+	// when the report was accepted, its Job created.
+	created := *firstTime(&job.CreationTimestamp, &now)
 	if fact, stuck := podStuck(att.Pod); stuck {
 		// Named now, not at the deadline: a report stuck at 0% says why.
 		st.ErrorMessage = fact.Message
-		setReady(st, metav1.ConditionFalse, fact.Reason, fact.Message, now)
+		setReady(st, metav1.ConditionFalse, fact.Reason, fact.Message, created)
 		return
 	}
 	st.ErrorMessage = ""
 	if st.Phase == v1alpha1.PhaseProcessing {
-		setReady(st, metav1.ConditionFalse, ReasonProcessing, "The report is being generated", now)
+		setReady(st, metav1.ConditionFalse, ReasonProcessing, "The report is being generated", created)
 		return
 	}
-	setReady(st, metav1.ConditionFalse, ReasonPending, "The report's Job was created and waits for its pod to start", now)
+	setReady(st, metav1.ConditionFalse, ReasonPending, "The report's Job was created and waits for its pod to start", created)
+}
+
+// attemptStart is when the current attempt's pod started: its Ready
+// transition, its start time, or its creation; nil without a pod.
+func attemptStart(att attempt) *metav1.Time {
+	if att.Pod == nil {
+		return nil
+	}
+	for _, c := range att.Pod.Status.Conditions {
+		if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue && !c.LastTransitionTime.IsZero() {
+			return &c.LastTransitionTime
+		}
+	}
+	if att.Pod.Status.StartTime != nil {
+		return att.Pod.Status.StartTime
+	}
+	return &att.Pod.CreationTimestamp
 }
 
 // estimateCompletion extrapolates the current attempt's progress rate: an
@@ -181,17 +204,11 @@ func estimateCompletion(st v1alpha1.ReportRequestStatus, att attempt, now time.T
 	if st.Progress <= 0 || st.Progress >= 100 {
 		return nil
 	}
-	var start time.Time
-	switch {
-	case att.Pod != nil && att.Pod.Status.StartTime != nil:
-		start = att.Pod.Status.StartTime.Time
-	case att.Pod != nil:
-		start = att.Pod.CreationTimestamp.Time
-	case st.StartedAt != nil:
-		start = st.StartedAt.Time
-	default:
+	begun := firstTime(attemptStart(att), st.StartedAt)
+	if begun == nil {
 		return nil
 	}
+	start := begun.Time
 	elapsed := now.Sub(start)
 	if elapsed <= 0 {
 		return nil
@@ -204,8 +221,9 @@ func estimateCompletion(st v1alpha1.ReportRequestStatus, att attempt, now time.T
 // observeCompleted ends a report whose Job succeeded: Completed with the
 // verified result, or Failed when the result did not verify.
 func observeCompleted(st *v1alpha1.ReportRequestStatus, o observed, now metav1.Time) {
+	completed := *firstTime(o.Job.Status.CompletionTime, &now)
 	if o.Result.Accepted == nil {
-		fail(st, ReasonResultRejected, o.Result.Problem, now)
+		fail(st, ReasonResultRejected, o.Result.Problem, completed)
 		return
 	}
 	r := o.Result.Accepted.DeepCopy()
@@ -218,9 +236,9 @@ func observeCompleted(st *v1alpha1.ReportRequestStatus, o observed, now metav1.T
 		st.StartedAt = firstTime(o.Job.Status.StartTime, &now)
 	}
 	if st.CompletedAt == nil {
-		st.CompletedAt = firstTime(o.Job.Status.CompletionTime, &now)
+		st.CompletedAt = &completed
 	}
-	setReady(st, metav1.ConditionTrue, ReasonCompleted, "The report is ready to download", now)
+	setReady(st, metav1.ConditionTrue, ReasonCompleted, "The report is ready to download", completed)
 }
 
 // observeFailed ends a report whose Job failed, saying why in words.

@@ -387,18 +387,31 @@ func TestComputeStatusTimes(t *testing.T) {
 	now := t0.Add(2 * time.Minute)
 	earlier := at(-600)
 
-	t.Run("startedAt is set when Processing begins and kept after", func(t *testing.T) {
+	t.Run("startedAt is when the ready pod started, and kept after", func(t *testing.T) {
 		req := testRequest("r")
 		job := testJob(counts(1, 1, 0, 0))
 		pods := []corev1.Pod{testPod("p1", 1, running(true, 2))}
 		got := computeStatus(observed{Request: req, Job: job, Pods: pods, Now: now})
-		if got.StartedAt == nil || !got.StartedAt.Time.Equal(now) {
-			t.Fatalf("startedAt = %v, want %v", got.StartedAt, now)
+		if want := at(2); got.StartedAt == nil || !got.StartedAt.Equal(&want) {
+			t.Fatalf("startedAt = %v, want the pod's start %v", got.StartedAt, want)
 		}
 		req.Status = got
-		again := computeStatus(observed{Request: req, Job: job, Pods: pods, Now: now.Add(time.Hour)})
-		if !again.StartedAt.Time.Equal(now) {
+		later := []corev1.Pod{testPod("p1", 1, running(true, 2)), testPod("p2", 60, running(true, 61))}
+		again := computeStatus(observed{Request: req, Job: job, Pods: later, Now: now.Add(time.Hour)})
+		if want := at(2); !again.StartedAt.Equal(&want) {
 			t.Errorf("startedAt moved to %v", again.StartedAt)
+		}
+	})
+
+	t.Run("a cache that lags computes the very status written", func(t *testing.T) {
+		// Two reconciles a second apart, both from the same (stale) request.
+		req := testRequest("r")
+		job := testJob(counts(1, 1, 0, 0), func(j *batchv1.Job) { j.CreationTimestamp = at(0) })
+		pods := []corev1.Pod{testPod("p1", 1, running(true, 2))}
+		first := computeStatus(observed{Request: req, Job: job, Pods: pods, Now: now})
+		second := computeStatus(observed{Request: req, Job: job, Pods: pods, Now: now.Add(1500 * time.Millisecond)})
+		if diff := cmp.Diff(first, second); diff != "" {
+			t.Errorf("the status depends on when it is computed (-first +second):\n%s", diff)
 		}
 	})
 

@@ -61,12 +61,18 @@ func (l *writeLog) progressWait(uid types.UID, now time.Time, interval time.Dura
 }
 
 // justWritten reports whether st is the status written moments ago, which
-// the cache has not shown yet.
+// the cache has not shown yet, or whether a terminal status was written:
+// that is the record, and a reconcile reading an older object must not
+// write (and announce) the end a second time. The entry is forgotten once
+// the cache shows the terminal status.
 func (l *writeLog) justWritten(uid types.UID, st v1alpha1.ReportRequestStatus, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	w, ok := l.reports[uid]
-	return ok && now.Sub(w.writtenAt) < cacheCatchUp && equality.Semantic.DeepEqual(w.status, st)
+	if !ok {
+		return false
+	}
+	return w.status.Phase.IsTerminal() || (now.Sub(w.writtenAt) < cacheCatchUp && equality.Semantic.DeepEqual(w.status, st))
 }
 
 // record notes a written status; progressed says whether its progress changed.
