@@ -137,6 +137,37 @@ var _ = Describe("ReportRequest controller, with Job status driven by hand", fun
 	})
 })
 
+var _ = Describe("ReportRequest controller, with a Job it does not own", func() {
+	It("fails the report with a Warning naming the Job instead of adopting it", func() {
+		h := newReportHarness(reportHarnessOptions{handDriven: true})
+		h.readyDefinition(fakeDefinition("fake"))
+		h.stopManagerIfRunning()
+		h.create(reportRequest("taken", "fake", nil))
+		name := JobName(h.get("taken"))
+		squatter := &batchv1.Job{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: h.ns},
+			Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever,
+				Containers:    []corev1.Container{{Name: "other", Image: "other:1"}},
+			}}},
+		}
+		Expect(k8sClient.Create(h.ctx, squatter)).To(Succeed())
+		h.startManager()
+
+		done := h.waitForPhase("taken", v1alpha1.PhaseFailed, 10*time.Second)
+		Expect(meta.FindStatusCondition(done.Status.Conditions, v1alpha1.ConditionReady).Reason).To(Equal(ReasonJobConflict))
+		Expect(done.Status.ErrorMessage).To(ContainSubstring(`A Job named "` + name + `" already exists`))
+		Eventually(func(g Gomega) {
+			conflict := h.events("taken")[EventJobConflict]
+			g.Expect(conflict).To(HaveLen(1))
+			g.Expect(conflict[0].Type).To(Equal(corev1.EventTypeWarning))
+		}, 10*time.Second, 100*time.Millisecond).Should(Succeed())
+		job := &batchv1.Job{}
+		Expect(k8sClient.Get(h.ctx, client.ObjectKeyFromObject(squatter), job)).To(Succeed())
+		Expect(job.OwnerReferences).To(BeEmpty(), "someone else's Job is left alone")
+	})
+})
+
 // waitForJob waits for the one Job of the namespace.
 func (h *reportHarness) waitForJob() *batchv1.Job {
 	var jobs []batchv1.Job

@@ -27,6 +27,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
 	"reportd.io/reportd/api/v1alpha1"
@@ -472,4 +473,54 @@ func TestComputeStatusTimes(t *testing.T) {
 			t.Errorf("Ready observedGeneration = %d, want %d", c2.ObservedGeneration, req.Generation)
 		}
 	})
+}
+
+func TestWriteLog(t *testing.T) {
+	var l writeLog
+	uid := types.UID("u1")
+	processing := v1alpha1.ReportRequestStatus{Phase: v1alpha1.PhaseProcessing, Progress: 10}
+
+	if l.justWritten(uid, processing, t0) || l.progressWait(uid, t0, 2*time.Second) != 0 {
+		t.Fatal("an empty log holds a write")
+	}
+	l.record(uid, processing, t0, true)
+	if !l.justWritten(uid, processing, t0.Add(time.Second)) {
+		t.Error("the status just written is not recognised while the cache catches up")
+	}
+	if l.justWritten(uid, processing, t0.Add(cacheCatchUp)) {
+		t.Error("a write is trusted to be in flight forever")
+	}
+	if got := l.progressWait(uid, t0.Add(500*time.Millisecond), 2*time.Second); got != 1500*time.Millisecond {
+		t.Errorf("progressWait = %v, want 1.5s", got)
+	}
+	failed := v1alpha1.ReportRequestStatus{Phase: v1alpha1.PhaseFailed}
+	l.record(uid, failed, t0.Add(time.Minute), false)
+	if !l.justWritten(uid, processing, t0.Add(time.Hour)) {
+		t.Error("after a terminal write, a stale reconcile could write again")
+	}
+	l.record(types.UID("u2"), processing, t0.Add(3*time.Hour), false)
+	if l.justWritten(uid, failed, t0.Add(3*time.Hour)) {
+		t.Error("an entry untouched for hours was not pruned")
+	}
+}
+
+func TestProgressOnly(t *testing.T) {
+	eta := metav1.NewTime(t0)
+	old := v1alpha1.ReportRequestStatus{Phase: v1alpha1.PhaseProcessing, Progress: 10, Rows: 100, Attempts: 1}
+	cases := map[string]struct {
+		change func(*v1alpha1.ReportRequestStatus)
+		want   bool
+	}{
+		"progress, rows and estimate": {change: func(s *v1alpha1.ReportRequestStatus) { s.Progress, s.Rows, s.EstimatedCompletion = 20, 200, &eta }, want: true},
+		"a phase change":              {change: func(s *v1alpha1.ReportRequestStatus) { s.Progress, s.Phase = 20, v1alpha1.PhaseCompleted }},
+		"a new attempt":               {change: func(s *v1alpha1.ReportRequestStatus) { s.Progress, s.Attempts = 0, 2 }},
+		"an error message":            {change: func(s *v1alpha1.ReportRequestStatus) { s.ErrorMessage = "stuck" }},
+	}
+	for name, tc := range cases {
+		next := *old.DeepCopy()
+		tc.change(&next)
+		if got := progressOnly(old, next); got != tc.want {
+			t.Errorf("%s: progressOnly = %v, want %v", name, got, tc.want)
+		}
+	}
 }

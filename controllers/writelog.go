@@ -37,9 +37,15 @@ const cacheCatchUp = 5 * time.Second
 // no-repeated-write rule need. It lives in memory; after a restart the
 // first write of each report is simply not throttled.
 type writeLog struct {
-	mu      sync.Mutex
-	reports map[types.UID]*reportWrites
+	mu         sync.Mutex
+	reports    map[types.UID]*reportWrites
+	lastPruned time.Time
 }
+
+// staleEntry is how long an entry outlives its last write. Entries of
+// reports deleted before they finished are never forgotten otherwise;
+// dropping a live report's entry only loses its throttle state.
+const staleEntry = time.Hour
 
 // reportWrites is one report's entry.
 type reportWrites struct {
@@ -81,6 +87,14 @@ func (l *writeLog) record(uid types.UID, st v1alpha1.ReportRequestStatus, now ti
 	defer l.mu.Unlock()
 	if l.reports == nil {
 		l.reports = map[types.UID]*reportWrites{}
+	}
+	if now.Sub(l.lastPruned) > time.Minute {
+		for id, w := range l.reports {
+			if now.Sub(w.writtenAt) > staleEntry {
+				delete(l.reports, id)
+			}
+		}
+		l.lastPruned = now
 	}
 	w, ok := l.reports[uid]
 	if !ok {
