@@ -54,9 +54,11 @@ func (f DefinitionCheckerFunc) CheckDefinition(ctx context.Context, datasourceUR
 	return f(ctx, datasourceURL, def)
 }
 
-// ResultStore is what the manager needs of storage.Store to accept a
-// result: a HEAD of the key it computed itself, and the key's stable URI.
+// ResultStore is what the manager needs of storage.Store: a HEAD of the
+// key it computed itself to accept a result, the key's stable URI, and
+// Delete (which also aborts uploads under the key) when a report goes.
 type ResultStore interface {
 	Head(ctx context.Context, key string) (storage.ObjectInfo, error)
 	URI(key string) string
+	Delete(ctx context.Context, key string) error
 }

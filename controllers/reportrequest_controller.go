@@ -107,7 +107,13 @@ func (r *ReportRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if err := r.Client.Get(ctx, req.NamespacedName, rr); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if rr.Status.Phase.IsTerminal() || !rr.DeletionTimestamp.IsZero() {
+	if !rr.DeletionTimestamp.IsZero() {
+		return r.cleanUp(ctx, rr)
+	}
+	if err := r.ensureFinalizer(ctx, rr); err != nil {
+		return ctrl.Result{}, err
+	}
+	if rr.Status.Phase.IsTerminal() {
 		// The status is the record; the Job, if any, has nothing to add.
 		r.writes.forget(rr.UID)
 		return ctrl.Result{}, nil

@@ -38,10 +38,11 @@ import (
 )
 
 // maxWritesPerReport bounds the API writes the manager makes for one
-// report from creation to Completed, progress excluded: the Job, its
-// JobCreated event, the status as Pending, with its first attempt, as
-// Processing and as Completed, and the ReportCompleted event.
-const maxWritesPerReport = 7
+// report from creation to Completed, progress excluded: the cleanup
+// finalizer, the Job, its JobCreated event, the status as Pending, with its
+// first attempt, as Processing and as Completed, and the ReportCompleted
+// event.
+const maxWritesPerReport = 8
 
 var _ = Describe("ReportRequest controller, with Jobs run by the local executor", func() {
 	var h *reportHarness
