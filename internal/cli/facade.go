@@ -134,7 +134,7 @@ func runFacade(ctx context.Context, f facadeFlags, kubeconfig, metricsAddr, prob
 		return err
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 facadeScheme(),
+		Scheme:                 reportdScheme(),
 		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{f.namespace: {}}},
 		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress: probeAddr,
@@ -220,8 +220,9 @@ func restConfig(path string) (*rest.Config, error) {
 	return cfg, nil
 }
 
-// facadeScheme knows the built-in types and reportd's API.
-func facadeScheme() *runtime.Scheme {
+// reportdScheme knows the built-in types and reportd's API; every
+// subcommand that talks to the API server uses it.
+func reportdScheme() *runtime.Scheme {
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(reportsv1alpha1.AddToScheme(scheme))

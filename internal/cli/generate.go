@@ -18,7 +18,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -27,14 +26,8 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2/textlogger"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/config"
 
 	reportsv1alpha1 "reportd.io/reportd/api/v1alpha1"
 	"reportd.io/reportd/generator"
@@ -123,9 +116,9 @@ func runGenerate(ctx context.Context, f generateFlags, log logr.Logger) error {
 		DatasourceURL: f.datasourceURL, ProgressInterval: f.progressInterval,
 		TerminationLog: f.terminationLog, Log: log,
 	}
-	restCfg, err := generateRESTConfig(f.kubeconfig)
+	restCfg, err := restConfig(f.kubeconfig)
 	if err == nil {
-		cfg.Client, err = client.New(restCfg, client.Options{Scheme: generateScheme()})
+		cfg.Client, err = client.New(restCfg, client.Options{Scheme: reportdScheme()})
 	}
 	if err != nil {
 		return generator.Fail(ctx, cfg, "could not reach the Kubernetes API", err)
@@ -134,25 +127,4 @@ func runGenerate(ctx context.Context, f generateFlags, log logr.Logger) error {
 		return generator.Fail(ctx, cfg, "could not open the report storage", err)
 	}
 	return generator.Run(ctx, cfg)
-}
-
-// generateRESTConfig loads --kubeconfig, else $KUBECONFIG or the in-cluster
-// configuration.
-func generateRESTConfig(path string) (*rest.Config, error) {
-	if path == "" {
-		return config.GetConfig()
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", path)
-	if err != nil {
-		return nil, fmt.Errorf("loading kubeconfig %s: %w", path, err)
-	}
-	return cfg, nil
-}
-
-// generateScheme knows the types the generator reads.
-func generateScheme() *runtime.Scheme {
-	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(reportsv1alpha1.AddToScheme(scheme))
-	return scheme
 }
