@@ -183,6 +183,8 @@ type Stack struct {
 	started    time.Time
 	readyAt    time.Time
 
+	// mu guards stops and the progress output while steps run side by side.
+	mu sync.Mutex
 	// stops undo what Start did, in reverse order.
 	stops    []namedStop
 	stopOnce sync.Once
@@ -237,25 +239,38 @@ func withDefaults(o Options) Options {
 	return o
 }
 
-// start runs the start-up steps in order; each registers how to undo it.
+// startStep is one start-up step: what it says while running, and how.
+type startStep struct {
+	name string
+	run  func(context.Context) error
+}
+
+// start runs the start-up steps; each registers how to undo it. The
+// control plane and the database start side by side: neither needs the
+// other, and both spend much of their start waiting.
 func (s *Stack) start(ctx context.Context) error {
 	if err := s.prepareDirs(); err != nil {
 		return err
 	}
-	steps := []struct {
-		name string
-		run  func(context.Context) error
-	}{
-		{"control plane: etcd, kube-apiserver, reportd's CRDs", s.startControlPlane},
-		{"kube-controller-manager: " + s.controllersText(), s.startControllerManager},
-		{"PostgreSQL with " + sizesText(s.opts.Sizes) + " and a read-only role", s.startPostgres},
-		{"storage: " + s.storageText(), s.startStorage},
+	err := s.parallel(ctx,
+		[]startStep{
+			{"control plane: etcd, kube-apiserver, reportd's CRDs", s.startControlPlane},
+			{"kube-controller-manager: " + s.controllersText(), s.startControllerManager},
+		},
+		[]startStep{
+			{"PostgreSQL with " + sizesText(s.opts.Sizes) + " and a read-only role", s.startPostgres},
+			{"storage: " + s.storageText(), s.startStorage},
+		},
+	)
+	if err != nil {
+		return err
+	}
+	for _, step := range []startStep{
 		{"namespace " + s.Namespace + ": datasource Secret, generator RBAC, policy, sample definitions", s.installObjects},
 		{"manager, " + s.runnerText() + " and facade", s.startManager},
 		{"sample definitions checked against the database", s.waitDefinitionsReady},
-	}
-	for _, step := range steps {
-		if err := s.step(ctx, step.name, step.run); err != nil {
+	} {
+		if err := s.step(ctx, step); err != nil {
 			return err
 		}
 	}
@@ -263,23 +278,46 @@ func (s *Stack) start(ctx context.Context) error {
 	return nil
 }
 
-// step runs one start-up step and reports it with its duration.
-func (s *Stack) step(ctx context.Context, name string, run func(context.Context) error) error {
+// parallel runs each sequence of steps in its own goroutine and waits
+// for all of them, so every started part is registered for Stop.
+func (s *Stack) parallel(ctx context.Context, sequences ...[]startStep) error {
+	errs := make([]error, len(sequences))
+	var wg sync.WaitGroup
+	for i, seq := range sequences {
+		wg.Go(func() {
+			for _, step := range seq {
+				if errs[i] = s.step(ctx, step); errs[i] != nil {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// step runs one start-up step and reports it, with its duration, once
+// it has finished (steps may run side by side).
+func (s *Stack) step(ctx context.Context, step startStep) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("start interrupted before %s: %w", name, err)
+		return fmt.Errorf("start interrupted before %s: %w", step.name, err)
 	}
-	fmt.Fprintf(s.opts.Progress, "  %-86s ", name+" ...")
 	began := time.Now()
-	if err := run(ctx); err != nil {
-		fmt.Fprintln(s.opts.Progress, "failed")
-		return fmt.Errorf("%s: %w", name, err)
+	err := step.run(ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		fmt.Fprintf(s.opts.Progress, "  %-90s failed\n", step.name)
+		return fmt.Errorf("%s: %w", step.name, err)
 	}
-	fmt.Fprintf(s.opts.Progress, "%5.1fs\n", time.Since(began).Seconds())
+	fmt.Fprintf(s.opts.Progress, "  %-90s %5.1fs\n", step.name, time.Since(began).Seconds())
 	return nil
 }
 
 // onStop registers an undo step.
 func (s *Stack) onStop(name string, fn func() error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.stops = append(s.stops, namedStop{name: name, fn: fn})
 }
 
