@@ -91,19 +91,17 @@ func (s *Stack) startControlPlane(_ context.Context) error {
 	if err != nil {
 		return err
 	}
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(s.repoDir, "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: assets,
-		Scheme:                testsupport.Scheme(),
-	}
-	if err := s.configureControlPlane(env); err != nil {
-		return err
-	}
-	cfg, err := env.Start()
+	env, cfg, err := testsupport.StartEnvironment(func() (*envtest.Environment, error) {
+		env := &envtest.Environment{
+			CRDDirectoryPaths:     []string{filepath.Join(s.repoDir, "config", "crd", "bases")},
+			ErrorIfCRDPathMissing: true,
+			BinaryAssetsDirectory: assets,
+			Scheme:                testsupport.Scheme(),
+		}
+		return env, s.configureControlPlane(env)
+	})
 	if err != nil {
-		// Stop what may have started before the failure.
-		return errors.Join(err, env.Stop())
+		return err
 	}
 	s.onStop("the control plane", env.Stop)
 	s.Env, s.Config = env, cfg

@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -107,18 +108,41 @@ func StartEnvtest() (*envtest.Environment, *rest.Config, error) {
 			return nil, nil, err
 		}
 	}
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: ControlPlaneDir(),
-		Scheme:                Scheme(),
+	return StartEnvironment(func() (*envtest.Environment, error) {
+		return &envtest.Environment{
+			CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
+			ErrorIfCRDPathMissing: true,
+			BinaryAssetsDirectory: ControlPlaneDir(),
+			Scheme:                Scheme(),
+		}, nil
+	})
+}
+
+// envtestStartAttempts bounds StartEnvironment's retries.
+const envtestStartAttempts = 3
+
+// StartEnvironment starts an environment made by newEnv, retrying with a
+// fresh one when envtest gives up waiting for the default namespace:
+// envtest allows a fixed 5 s for it, which a loaded 2-core machine can
+// exceed while the API server is otherwise fine. What a failed attempt
+// started is stopped before the next.
+func StartEnvironment(newEnv func() (*envtest.Environment, error)) (*envtest.Environment, *rest.Config, error) {
+	var errs []error
+	for attempt := 1; attempt <= envtestStartAttempts; attempt++ {
+		env, err := newEnv()
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg, err := env.Start()
+		if err == nil {
+			return env, cfg, nil
+		}
+		errs = append(errs, fmt.Errorf("start envtest (attempt %d): %w", attempt, err), env.Stop())
+		if !strings.Contains(err.Error(), "default namespace didn't register") {
+			break
+		}
 	}
-	cfg, err := env.Start()
-	if err != nil {
-		// Stop what may have started before the failure.
-		return nil, nil, errors.Join(fmt.Errorf("start envtest: %w", err), env.Stop())
-	}
-	return env, cfg, nil
+	return nil, nil, errors.Join(errs...)
 }
 
 // NewEnvtest starts envtest for a test and stops it when the test ends;
