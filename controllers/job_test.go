@@ -180,8 +180,7 @@ func TestBuildJobLimits(t *testing.T) {
 }
 
 func TestBuildJobEnvironment(t *testing.T) {
-	field := func(name, path string) corev1.EnvVar { return fieldEnv(name, path) }
-	secret := func(name, s, key string) corev1.EnvVar { return secretEnv(name, s, key) }
+	field, secret := fieldEnv, secretEnv
 	cases := map[string]struct {
 		datasource *v1alpha1.Datasource // the definition's spec.datasource
 		storage    StorageSettings      // the manager's storage settings
