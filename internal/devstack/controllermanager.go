@@ -90,7 +90,7 @@ func (cm *controllerManager) waitStarted(ctx context.Context, controllers []stri
 		}
 		select {
 		case <-cm.proc.done:
-			return fmt.Errorf("kube-controller-manager exited while starting (%v); see %s", cm.proc.waitErr, cm.logPath)
+			return fmt.Errorf("kube-controller-manager exited while starting (%w); see %s", cm.proc.waitErr, cm.logPath)
 		case <-ctx.Done():
 			return fmt.Errorf("kube-controller-manager did not start %s: %w; see %s", strings.Join(missing, ", "), ctx.Err(), cm.logPath)
 		case <-time.After(50 * time.Millisecond):

@@ -18,6 +18,7 @@ package devstack
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -104,13 +105,13 @@ func (s *Stack) WriteInfo() (string, error) {
 		return "", fmt.Errorf("write %s: %w", InfoFile, err)
 	}
 	_, werr := tmp.Write(append(data, '\n'))
-	cerr := tmp.Close()
-	if werr == nil && cerr == nil {
-		werr = os.Rename(tmp.Name(), path)
+	err = errors.Join(werr, tmp.Close())
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
 	}
-	if werr != nil || cerr != nil {
+	if err != nil {
 		_ = os.Remove(tmp.Name())
-		return "", fmt.Errorf("write %s: %v %v", InfoFile, werr, cerr)
+		return "", fmt.Errorf("write %s: %w", InfoFile, err)
 	}
 	s.onStop(InfoFile, func() error { return removeIfExists(path) })
 	return path, nil

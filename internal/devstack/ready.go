@@ -18,6 +18,7 @@ package devstack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -49,7 +50,7 @@ func (s *Stack) waitDefinitionsReady(ctx context.Context) error {
 		case <-s.managerDone:
 			return fmt.Errorf("the manager stopped: %w", s.managerErr)
 		case <-ctx.Done():
-			return fmt.Errorf("definitions %s were not checked in time (last error: %v)", strings.Join(pending, ", "), err)
+			return fmt.Errorf("definitions %s were not checked in time: %w", strings.Join(pending, ", "), errors.Join(ctx.Err(), err))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

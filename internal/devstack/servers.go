@@ -56,9 +56,10 @@ func checkReachableByPostgres(dir string) error {
 	if os.Geteuid() != 0 {
 		return nil
 	}
-	pgUser, err := user.Lookup("postgres")
-	if err != nil {
-		return nil // StartPostgres says how to install PostgreSQL
+	pgUser, lookupErr := user.Lookup("postgres")
+	if lookupErr != nil {
+		// StartPostgres fails next, saying how to install PostgreSQL.
+		return nil //nolint:nilerr // not this check's error to report
 	}
 	uid, _ := strconv.Atoi(pgUser.Uid)
 	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {

@@ -217,7 +217,7 @@ func referenceQuery(t testing.TB, def *v1alpha1.ReportDefinition, values map[str
 	known := map[string]string{}
 	for _, p := range def.Spec.Parameters {
 		if p.Default != nil {
-			known[p.Name] = string(*p.Default)
+			known[p.Name] = *p.Default
 		}
 	}
 	for k, v := range values {
