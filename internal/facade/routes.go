@@ -47,11 +47,14 @@ func (rt route) muxPattern() string {
 	return rt.method + " " + p
 }
 
-// routes lists every endpoint. Only the web page, the health checks and
-// signed file links need no user; a signed link is its own credential.
+// routes lists every endpoint. Only the web page (its HTML, scripts and
+// styles hold no data), the health checks and signed file links need no
+// user; a signed link is its own credential.
 func (s *Server) routes() []route {
 	return []route{
 		{method: http.MethodGet, path: "/", handler: s.page()},
+		{method: http.MethodGet, path: "/reports/{id}", handler: s.page()},
+		{method: http.MethodGet, path: "/assets/{name}", handler: s.withErrors(s.asset)},
 		{method: http.MethodGet, path: "/healthz", handler: http.HandlerFunc(s.healthz)},
 		{method: http.MethodGet, path: "/readyz", handler: http.HandlerFunc(s.readyz)},
 		{method: http.MethodGet, path: "/openapi.json", handler: s.authed(s.openAPI)},

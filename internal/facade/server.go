@@ -69,7 +69,7 @@ type Options struct {
 	// Store holds the finished files.
 	Store storage.Store
 	// Authenticator finds the caller of every request but the health
-	// checks and the web page.
+	// checks, the web page and its assets, and signed file links.
 	Authenticator auth.Authenticator
 	// PublicURL is where users reach the facade (e.g.
 	// https://reports.example.com); resultUrl and download links are
@@ -94,8 +94,8 @@ type Options struct {
 	// is used when empty, which suits the single machine file storage
 	// implies.
 	LinkKey []byte
-	// Page serves GET /, the web page; a small page pointing at the API
-	// when nil.
+	// Page, when set, replaces the built-in web page at GET / and
+	// GET /reports/{id} (its assets stay at /assets/).
 	Page http.Handler
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
