@@ -43,7 +43,9 @@ limitations under the License.
 // condition, as the pod garbage collector fails the pods of a lost node,
 // and replaced (the podFailurePolicy's Ignore rule then keeps them from
 // counting against backoffLimit). Stopping the executor kills every
-// process it started.
+// process it started. A pod of its node that is deleted (by the garbage
+// collector once its Job is gone, or by hand) is finished as the kubelet
+// finishes it: its process is killed, then the pod is removed.
 package executor
 
 import (
@@ -70,6 +72,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"reportd.io/reportd/api/v1alpha1"
@@ -185,11 +188,59 @@ func (e *Executor) SetupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.Add(e); err != nil {
 		return err
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	err := ctrl.NewControllerManagedBy(mgr).
 		Named("local-executor").
 		For(&batchv1.Job{}, builder.WithPredicates(predicate.NewPredicateFuncs(e.manages))).
 		WatchesRawSource(source.Channel(e.wake, &handler.TypedEnqueueRequestForObject[*batchv1.Job]{})).
 		Complete(e)
+	if err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("local-executor-pods").
+		For(&corev1.Pod{}, builder.WithPredicates(predicate.NewPredicateFuncs(e.deleting))).
+		Complete(reconcile.Func(e.finishDeletion))
+}
+
+// deleting reports whether obj is a pod of the executor's node being deleted.
+func (e *Executor) deleting(obj client.Object) bool {
+	pod, ok := obj.(*corev1.Pod)
+	return ok && pod.Spec.NodeName == e.opts.NodeName && !pod.DeletionTimestamp.IsZero()
+}
+
+// podKillWait is how often finishDeletion looks whether a killed process
+// has exited.
+const podKillWait = 100 * time.Millisecond
+
+// finishDeletion does the kubelet's part of deleting a pod: it kills the
+// pod's process (at once: no grace period locally) and, once it has
+// exited, removes the pod. Without it a running pod, whose deletion waits
+// for its kubelet, would stay Terminating for good.
+func (e *Executor) finishDeletion(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	pod := &corev1.Pod{}
+	if err := e.client.Get(ctx, req.NamespacedName, pod); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !e.deleting(pod) {
+		return ctrl.Result{}, nil
+	}
+	e.mu.Lock()
+	a := e.running[req.NamespacedName]
+	e.mu.Unlock()
+	if a != nil && a.proc != nil {
+		a.proc.kill()
+		if _, done := a.proc.exited(); !done {
+			return ctrl.Result{RequeueAfter: podKillWait}, nil
+		}
+	}
+	e.forget(req.NamespacedName)
+	uid := pod.UID
+	err := e.client.Delete(ctx, pod, client.GracePeriodSeconds(0), client.Preconditions{UID: &uid})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return ctrl.Result{}, fmt.Errorf("removing deleted pod %s: %w", pod.Name, err)
+	}
+	logf.FromContext(ctx).V(1).Info("Removed a deleted pod", "pod", pod.Name)
+	return ctrl.Result{}, nil
 }
 
 // manages reports whether a Job is the executor's to run.

@@ -30,6 +30,7 @@ import (
 	. "github.com/onsi/gomega"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -189,6 +190,23 @@ var _ = Describe("Local executor", func() {
 		Expect(pods[0].Status.Phase).To(Equal(corev1.PodFailed))
 		Expect(podConditionIs(&pods[0], corev1.DisruptionTarget, corev1.ConditionTrue)).To(BeTrue())
 		Expect(pods[1].Status.Phase).To(Equal(corev1.PodSucceeded))
+	})
+
+	It("finishes a running pod that is deleted as the kubelet does: its process killed, then the pod removed", func() {
+		h := newExecHarness()
+		pidFile := h.path("pid")
+		job := h.job("deleted", `sleep 60 & echo $! > `+pidFile+`; wait`)
+		Eventually(func() string { return readFile(pidFile) }, 20*time.Second, 50*time.Millisecond).ShouldNot(BeEmpty())
+		pod := h.pods(job)[0]
+		Expect(k8sClient.Delete(h.ctx, h.get(job), client.PropagationPolicy(metav1.DeletePropagationBackground))).To(Succeed())
+		// What the garbage collector does once the Job is gone: a graceful
+		// delete, which for a pod on a node waits for its kubelet.
+		Expect(k8sClient.Delete(h.ctx, &pod)).To(Succeed())
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8sClient.Get(h.ctx, client.ObjectKeyFromObject(&pod), &corev1.Pod{}))
+		},
+			20*time.Second, 50*time.Millisecond).Should(BeTrue())
+		expectGone(readFile(pidFile))
 	})
 
 	It("leaves Jobs without its spec.managedBy alone", func() {
