@@ -63,8 +63,11 @@ func (r *ReportRequestReconciler) cleanUp(ctx context.Context, rr *v1alpha1.Repo
 		return ctrl.Result{}, nil
 	}
 	stopped, err := r.stopJob(ctx, rr)
-	if err != nil || !stopped {
-		return ctrl.Result{RequeueAfter: cleanupPollInterval}, err
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !stopped {
+		return ctrl.Result{RequeueAfter: cleanupPollInterval}, nil
 	}
 	key := storage.ReportKey(rr.Namespace, rr.Name, rr.UID, rr.Spec.Format)
 	if err := r.Store.Delete(ctx, key); err != nil {
@@ -101,7 +104,7 @@ func (r *ReportRequestReconciler) stopJob(ctx context.Context, rr *v1alpha1.Repo
 	}
 	var pods corev1.PodList
 	if err := r.APIReader.List(ctx, &pods, client.InNamespace(rr.Namespace),
-		client.MatchingLabels{v1alpha1.LabelRequest: rr.Name}); err != nil {
+		client.MatchingLabels{v1alpha1.LabelRequest: RequestLabelValue(rr.Name)}); err != nil {
 		return false, fmt.Errorf("listing the report's pods: %w", err)
 	}
 	return len(pods.Items) == 0, nil

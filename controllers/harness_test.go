@@ -57,6 +57,8 @@ type reportHarness struct {
 	ns       string
 	storeDir string
 	store    storage.Store
+	storage  StorageSettings
+	s3       *testsupport.S3
 	writes   *writeCounter
 	checker  *fakeChecker
 	opts     reportHarnessOptions
@@ -79,6 +81,9 @@ type reportHarnessOptions struct {
 	generator string
 	// datasourceURL is the default datasource Secret's URL.
 	datasourceURL string
+	// s3 stores the files in a real S3 server (versitygw) started for the
+	// spec, instead of a directory.
+	s3 bool
 }
 
 // newReportHarness creates the namespace and starts the managers; the
@@ -93,10 +98,7 @@ func newReportHarness(opts reportHarnessOptions) *reportHarness {
 		ObjectMeta: metav1.ObjectMeta{Name: "reportd-datasource", Namespace: h.ns},
 		StringData: map[string]string{"url": cmp.Or(opts.datasourceURL, "postgres://reader@127.0.0.1:1/none")},
 	})).To(Succeed())
-	h.storeDir = GinkgoT().TempDir()
-	var err error
-	h.store, err = storage.New(h.ctx, storage.Config{URL: "file://" + h.storeDir})
-	Expect(err).NotTo(HaveOccurred())
+	h.openStore()
 	h.startManager()
 	if !opts.handDriven {
 		h.startExecutor()
@@ -108,6 +110,36 @@ func newReportHarness(opts reportHarnessOptions) *reportHarness {
 	return h
 }
 
+// s3CredentialsSecret holds the S3 keys in the spec's namespace.
+const s3CredentialsSecret = "reportd-s3"
+
+// openStore opens the spec's storage: a directory, or a bucket of an S3
+// server started for the spec, whose keys the Jobs read from a Secret.
+func (h *reportHarness) openStore() {
+	h.storeDir = GinkgoT().TempDir()
+	cfg := storage.Config{URL: "file://" + h.storeDir}
+	h.storage = StorageSettings{URL: cfg.URL}
+	if h.opts.s3 {
+		ctx, cancel := context.WithTimeout(h.ctx, time.Minute)
+		defer cancel()
+		srv, err := testsupport.StartS3(ctx, testsupport.S3Options{})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(srv.Stop)
+		h.s3 = srv
+		cfg = storage.Config{URL: "s3://" + srv.Bucket, Endpoint: srv.Endpoint, Region: srv.Region, PathStyle: true,
+			AccessKey: srv.AccessKey, SecretKey: srv.SecretKey}
+		h.storage = StorageSettings{URL: cfg.URL, Endpoint: srv.Endpoint, Region: srv.Region, PathStyle: true,
+			CredentialsSecret: s3CredentialsSecret}
+		Expect(k8sClient.Create(h.ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: s3CredentialsSecret, Namespace: h.ns},
+			StringData: map[string]string{S3AccessKeyKey: srv.AccessKey, S3SecretKeyKey: srv.SecretKey},
+		})).To(Succeed())
+	}
+	var err error
+	h.store, err = storage.New(h.ctx, cfg)
+	Expect(err).NotTo(HaveOccurred())
+}
+
 // settings are the Job settings of the harness's manager.
 func (h *reportHarness) settings() JobSettings {
 	return JobSettings{
@@ -116,7 +148,7 @@ func (h *reportHarness) settings() JobSettings {
 		ServiceAccountName:  "reportd-generator",
 		DatasourceSecret:    "reportd-datasource",
 		DatasourceSecretKey: "url",
-		Storage:             StorageSettings{URL: "file://" + h.storeDir},
+		Storage:             h.storage,
 		ManagedBy:           v1alpha1.ExecutorManagedBy,
 	}
 }

@@ -55,10 +55,12 @@ func (f DefinitionCheckerFunc) CheckDefinition(ctx context.Context, datasourceUR
 }
 
 // ResultStore is what the manager needs of storage.Store: a HEAD of the
-// key it computed itself to accept a result, the key's stable URI, and
-// Delete (which also aborts uploads under the key) when a report goes.
+// key it computed itself to accept a result, the key's stable URI, Delete
+// (which also aborts uploads under the key) when a report goes, and
+// AbortStaleUploads for the uploads killed generators leave behind.
 type ResultStore interface {
 	Head(ctx context.Context, key string) (storage.ObjectInfo, error)
 	URI(key string) string
 	Delete(ctx context.Context, key string) error
+	UploadAborter
 }

@@ -113,12 +113,13 @@ func (r *ReportRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if err := r.ensureFinalizer(ctx, rr); err != nil {
 		return ctrl.Result{}, err
 	}
+	now := r.Clock.Now()
 	if rr.Status.Phase.IsTerminal() {
 		// The status is the record; the Job, if any, has nothing to add.
+		// What is left is to delete the report when its time is up.
 		r.writes.forget(rr.UID)
-		return ctrl.Result{}, nil
+		return r.expire(ctx, rr, now)
 	}
-	now := r.Clock.Now()
 	job, err := r.findJob(ctx, rr)
 	if err != nil {
 		return ctrl.Result{}, err

@@ -122,6 +122,8 @@ func addManagerFlags(fs *pflag.FlagSet, f *managerFlags) {
 	fs.DurationVar(&f.defaultTimeout, "default-timeout", time.Duration(d.TimeoutSeconds)*time.Second, "how long a report may run when the request does not say (a definition's timeout caps it)")
 	fs.Int32Var(&f.defaultRetries, "default-retries", d.Retries, "how often a failed report is retried when the request does not say")
 	fs.DurationVar(&c.ProgressInterval, "progress-interval", controllers.DefaultProgressInterval, "least time between two progress updates of one report's status")
+	fs.DurationVar(&c.StaleUploadInterval, "stale-upload-interval", controllers.DefaultStaleUploadInterval, "how often to abort uploads left unfinished by stopped generators (0: never)")
+	fs.DurationVar(&c.StaleUploadGrace, "stale-upload-grace", controllers.DefaultStaleUploadGrace, "how old an unfinished upload must be to be aborted; longer than any report may run")
 
 	fs.BoolVar(&c.LocalExecutor, "local-executor", false, "run report Jobs as local processes in the manager (development and tests only)")
 	fs.StringVar(&c.Executor.Binary, "local-executor-binary", "", "reportd binary the local executor runs for \"reportd generate\" (this binary when empty)")

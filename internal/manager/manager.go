@@ -67,6 +67,11 @@ type Config struct {
 	Defaults controllers.Defaults
 	// ProgressInterval is the least time between two progress writes of a report.
 	ProgressInterval time.Duration
+	// StaleUploadInterval is how often uploads left unfinished by killed
+	// generators are aborted; 0 turns the sweep off.
+	StaleUploadInterval time.Duration
+	// StaleUploadGrace is how old such an upload must be to be aborted.
+	StaleUploadGrace time.Duration
 	// LocalExecutor runs report Jobs as local processes inside the manager
 	// (development and tests: there is no job controller). Jobs then carry
 	// spec.managedBy; production Jobs never do.
@@ -105,6 +110,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Defaults.TimeoutSeconds < 1 || c.Defaults.Retries < 0 || c.Defaults.Retries > 10 || c.Defaults.TTLSecondsAfterFinished < 0 {
 		errs = append(errs, errors.New("the defaults need a timeout of at least 1s, 0 to 10 retries and a TTL of at least 0"))
+	}
+	if c.StaleUploadInterval < 0 {
+		errs = append(errs, errors.New("--stale-upload-interval must be 0 (no sweep) or more"))
+	}
+	if c.StaleUploadInterval > 0 && c.StaleUploadGrace <= time.Duration(c.Defaults.TimeoutSeconds)*time.Second {
+		// A shorter grace would abort the uploads of reports still running.
+		errs = append(errs, fmt.Errorf("--stale-upload-grace (%s) must be longer than --default-timeout (%s)",
+			c.StaleUploadGrace, time.Duration(c.Defaults.TimeoutSeconds)*time.Second))
 	}
 	return errors.Join(errs...)
 }
@@ -150,6 +163,14 @@ func Setup(ctx context.Context, mgr ctrl.Manager, c Config, deps Deps) error {
 	}
 	if err := reqs.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the ReportRequest controller: %w", err)
+	}
+	if c.StaleUploadInterval > 0 {
+		sweeper := &controllers.StaleUploadSweeper{
+			Store: deps.Store, Namespaces: c.Namespaces, Interval: c.StaleUploadInterval, Grace: c.StaleUploadGrace,
+		}
+		if err := mgr.Add(sweeper); err != nil {
+			return fmt.Errorf("adding the stale upload sweep: %w", err)
+		}
 	}
 	schedules := &controllers.ReportScheduleReconciler{
 		Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Clock: clock.RealClock{},

@@ -19,14 +19,17 @@ limitations under the License.
 // environment the Job gives the generator, reads its ReportRequest, and
 // does what the request's parameters say (a test definition declares
 // them): write progress steps, fail the first attempts, exit with a code,
-// panic, sleep until killed, or store a file and report it, even under a
-// forged key. It writes the same annotations the generator writes.
+// panic, sleep until killed, hang in the middle of an upload until killed,
+// or store a file and report it, even under a forged key. It writes the
+// same annotations the generator writes, and reaches S3 with the same
+// settings from the environment.
 package main
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -112,6 +115,10 @@ func (r *run) main() int {
 	case "sleep":
 		time.Sleep(time.Hour)
 		return 0
+	case "hangUpload":
+		err := r.hangUpload()
+		fmt.Fprintln(os.Stderr, "fakegen:", err)
+		return 1
 	}
 	if err := r.store(); err != nil {
 		fmt.Fprintln(os.Stderr, "fakegen:", err)
@@ -159,10 +166,55 @@ func (r *run) fail(code int) int {
 	return code
 }
 
+// openStore opens the storage the Job's environment names, as `reportd
+// generate` does.
+func (r *run) openStore() (storage.Store, error) {
+	return storage.New(r.ctx, storage.Config{
+		URL: os.Getenv("REPORTD_STORAGE_URL"), Endpoint: os.Getenv("REPORTD_S3_ENDPOINT"),
+		Region: os.Getenv("REPORTD_S3_REGION"), PathStyle: os.Getenv("REPORTD_S3_PATH_STYLE") == "true",
+		AccessKey: os.Getenv("REPORTD_S3_ACCESS_KEY"), SecretKey: os.Getenv("REPORTD_S3_SECRET_KEY"),
+		PartSize: hangPartSize,
+	})
+}
+
+// hangPartSize is the smallest part S3 takes: hangUpload sends one whole
+// part, so the multipart upload exists, and then waits.
+const hangPartSize = 5 << 20
+
+// hangUpload starts storing the file under the request's key, sends more
+// than one part and then waits until it is killed: a generator caught in
+// the middle of an upload. On S3 a multipart upload with one part is left;
+// on file storage a partial file.
+func (r *run) hangUpload() error {
+	st, err := r.openStore()
+	if err != nil {
+		return err
+	}
+	key := storage.ReportKey(r.ns, r.req.Name, r.req.UID, r.req.Spec.Format)
+	_, err = st.Put(r.ctx, key, &hangingReader{left: hangPartSize + 1024}, storage.PutOptions{ContentType: "text/csv"})
+	return err
+}
+
+// hangingReader yields left bytes of CSV, then blocks for good.
+type hangingReader struct{ left int }
+
+func (h *hangingReader) Read(p []byte) (int, error) {
+	if h.left <= 0 {
+		time.Sleep(time.Hour) // killed long before
+		return 0, io.ErrUnexpectedEOF
+	}
+	n := min(len(p), h.left)
+	for i := range n {
+		p[i] = "1\n"[i%2]
+	}
+	h.left -= n
+	return n, nil
+}
+
 // store puts a small CSV under the request's key (or a forged one) and
 // writes the result annotation.
 func (r *run) store() error {
-	st, err := storage.New(r.ctx, storage.Config{URL: os.Getenv("REPORTD_STORAGE_URL")})
+	st, err := r.openStore()
 	if err != nil {
 		return err
 	}
