@@ -92,6 +92,7 @@ build: ## Build the reportd binary into bin/.
 .PHONY: bench
 bench: envtest test-servers ## Benchmark `reportd generate` against psql over 5,000,000 orders and the facade against the API server (about 15 minutes); JSON to $BENCH_OUT (default bin/bench.json).
 	go build -o $(BIN)/reportd .
+	rm -f "$${BENCH_OUT:-$(BIN)/bench.json}"
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" REPORTD_BIN_DIR="$(BIN)" go run ./hack/bench/facade
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" REPORTD_BIN_DIR="$(BIN)" BENCH_OUT="$${BENCH_OUT:-$(BIN)/bench.json}" go run ./hack/bench/generator
 

@@ -92,9 +92,19 @@ func newXLSX(w io.Writer, opts Options) *xlsxEncoder {
 	zw := zip.NewWriter(w)
 	// Sheet XML is very repetitive: the fastest level already shrinks it
 	// many times over, and higher levels cost far more CPU for little (as
-	// measured for csv.gz).
+	// measured for csv.gz). zip writes one part after another, so one
+	// compressor, reset for each part, serves them all: a new one per part
+	// (nearly 1 MiB each) left megabytes of garbage, which raised the
+	// generator's peak memory.
+	var compressor *flate.Writer
 	zw.RegisterCompressor(zip.Deflate, func(out io.Writer) (io.WriteCloser, error) {
-		return flate.NewWriter(out, flate.BestSpeed)
+		if compressor == nil {
+			var err error
+			compressor, err = flate.NewWriter(out, flate.BestSpeed)
+			return compressor, err
+		}
+		compressor.Reset(out)
+		return compressor, nil
 	})
 	return &xlsxEncoder{zw: zw, opts: opts}
 }

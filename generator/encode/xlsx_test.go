@@ -189,6 +189,36 @@ func TestXLSXContinuesOnNewSheets(t *testing.T) {
 	}
 }
 
+// TestXLSXPartsShareOneCompressor writes a workbook of twenty parts: one
+// compressor (nearly 1 MiB) must serve them all, not one per part.
+func TestXLSXPartsShareOneCompressor(t *testing.T) {
+	defer func(old int) { maxSheetRows = old }(maxSheetRows)
+	maxSheetRows = 3 // a header and two rows per sheet: 15 sheets and 5 other parts
+	cols := []Column{{Name: "N", OID: pgtype.Int4OID}}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	enc, err := New(v1alpha1.FormatXLSX, &countingWriter{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.Begin(cols); err != nil {
+		t.Fatal(err)
+	}
+	for range 30 {
+		if err := enc.Row(row(s("1"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 2<<20 {
+		t.Errorf("a workbook of 20 parts allocated %d KiB; want under 2 MiB (one compressor)", allocated>>10)
+	}
+}
+
 func TestXLSXTooManyColumns(t *testing.T) {
 	enc, err := New(v1alpha1.FormatXLSX, io.Discard, Options{})
 	if err != nil {

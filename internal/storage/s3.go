@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -49,6 +50,7 @@ type s3Store struct {
 	partSize  int64
 	growEvery int // parts between part size steps; partsPerStep but in tests
 	workers   int
+	spoolDir  string
 }
 
 // newS3Store builds the clients for s3://bucket/prefix. Two clients share
@@ -69,6 +71,10 @@ func newS3Store(ctx context.Context, cfg Config, u *url.URL) (*s3Store, error) {
 		partSize:  cfg.PartSize,
 		growEvery: partsPerStep,
 		workers:   cfg.Concurrency,
+		spoolDir:  cfg.SpoolDir,
+	}
+	if store.spoolDir == "" {
+		store.spoolDir = os.TempDir()
 	}
 	if store.partSize == 0 {
 		store.partSize = DefaultPartSize

@@ -27,6 +27,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -252,6 +253,58 @@ func TestPartSizeGrowsWithTheUpload(t *testing.T) {
 	}
 	if got, _ := readAll(t, f.store, "team-a/big.csv"); !bytes.Equal(got, content) {
 		t.Error("the object read back differs from what was put")
+	}
+}
+
+// patternReader yields n bytes of a repeating pattern without holding them.
+type patternReader struct{ left int64 }
+
+func (r *patternReader) Read(p []byte) (int, error) {
+	if r.left == 0 {
+		return 0, io.EOF
+	}
+	p = p[:min(int64(len(p)), r.left)]
+	for i := range p {
+		p[i] = byte('a' + i%26)
+	}
+	r.left -= int64(len(p))
+	return len(p), nil
+}
+
+func TestPartsWaitOnDiskNotInMemory(t *testing.T) {
+	f := newS3Fixture(t)
+	const size = 4*partSize + 100 // five parts: three upload at once, one is filled
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	put, err := f.store.Put(context.Background(), "team-a/spooled.csv", &patternReader{left: size}, storage.PutOptions{})
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	if put.Size != size {
+		t.Fatalf("Put stored %d bytes; want %d", put.Size, size)
+	}
+	// Buffering the parts in memory would allocate at least a part each.
+	if allocated := after.TotalAlloc - before.TotalAlloc; allocated >= partSize {
+		t.Errorf("uploading %d bytes allocated %d bytes of memory; want less than one part (%d)", size, allocated, partSize)
+	}
+	assertNoSpool(t, f)
+}
+
+func TestUnwritableSpoolDirIsNamed(t *testing.T) {
+	srv := newS3Server(t)
+	spool := filepath.Join(t.TempDir(), "missing")
+	store, err := storage.New(context.Background(), storage.Config{
+		URL: "s3://" + srv.Bucket, Endpoint: srv.Endpoint, Region: srv.Region,
+		PathStyle: true, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, SpoolDir: spool,
+	})
+	if err != nil {
+		t.Fatalf("storage.New: %v", err)
+	}
+	_, err = store.Put(context.Background(), "team-a/r.csv", strings.NewReader("a,b\n"), storage.PutOptions{})
+	if err == nil || !strings.Contains(err.Error(), "spooling") || !strings.Contains(err.Error(), spool) {
+		t.Errorf("Put error = %v; want one about spooling in %s", err, spool)
 	}
 }
 

@@ -17,11 +17,11 @@ limitations under the License.
 package storage
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sync"
 
@@ -32,8 +32,10 @@ import (
 
 // Why not the SDK's transfer manager: for a stream of unknown length it
 // keeps one part size for the whole upload, so 10,000 parts of 8 MiB cap a
-// report at 78 GiB, and a bigger fixed part costs memory on every small
-// report. This uploader grows the part size as the upload grows instead.
+// report at 78 GiB, and a bigger fixed part costs more on every small
+// report; and it holds the parts in flight in memory (32 MiB with its
+// defaults), half of the generator's memory target. This uploader grows
+// the part size as the upload grows and spools the parts to disk instead.
 const (
 	// DefaultPartSize is the first part's size when Config.PartSize is 0.
 	DefaultPartSize = 8 << 20
@@ -67,13 +69,18 @@ func MaxObjectSize(firstPartSize int64) int64 {
 	return firstPartSize * partsPerStep * steps * (steps + 1) / 2
 }
 
-// uploader streams one object. At most workers+1 part buffers exist at a
-// time: one being filled from the reader while the others upload.
+// uploader streams one object. Parts wait for their upload in temporary
+// files of the spool directory, not in memory, so the generator's memory
+// does not grow with the part size or the parts in flight; the files are
+// unlinked as soon as they are created, so nothing is left behind even if
+// the process dies. At most workers+1 parts exist at a time: one being
+// filled from the reader while the others upload.
 type uploader struct {
-	store   *s3Store
-	key     string
-	opts    PutOptions
-	buffers chan []byte
+	store *s3Store
+	key   string
+	opts  PutOptions
+	slots chan struct{} // one token per part that exists
+	copy  []byte        // copy buffer from the reader to a part's file
 
 	mu    sync.Mutex
 	err   error
@@ -82,12 +89,24 @@ type uploader struct {
 
 // newUploader prepares an upload of key (a full S3 key).
 func newUploader(store *s3Store, key string, opts PutOptions) *uploader {
-	u := &uploader{store: store, key: key, opts: opts, buffers: make(chan []byte, store.workers+1)}
-	for range store.workers + 1 {
-		u.buffers <- nil
+	return &uploader{
+		store: store, key: key, opts: opts,
+		slots: make(chan struct{}, store.workers+1), copy: make([]byte, spoolCopyBuffer),
 	}
-	return u
 }
+
+// spoolCopyBuffer is the copy buffer between the reader and a part's file.
+const spoolCopyBuffer = 64 << 10
+
+// spooledPart is one part's bytes in an unlinked temporary file.
+type spooledPart struct {
+	file *os.File
+	size int64
+}
+
+// body reads the part from its start; it seeks, so the SDK can sign the
+// payload and retry.
+func (p *spooledPart) body() io.ReadSeeker { return io.NewSectionReader(p.file, 0, p.size) }
 
 // upload sends r as one PutObject when it fits in the first part, else as
 // a multipart upload; it returns the object's size.
@@ -97,43 +116,84 @@ func (u *uploader) upload(ctx context.Context, r io.Reader) (int64, error) {
 		return 0, err
 	}
 	if last {
+		defer u.release(first)
 		return u.putSingle(ctx, first)
 	}
 	return u.putMultipart(ctx, r, first)
 }
 
-// fill reads part n from r into a free buffer. last is true when r ended
-// within the part; an empty part means r ended exactly at the previous one.
-func (u *uploader) fill(ctx context.Context, r io.Reader, n int) (data []byte, last bool, err error) {
-	var buf []byte
+// fill copies part n from r into a new spool file, waiting while
+// workers+1 parts exist. last is true when r ended within the part; an
+// empty part means r ended exactly at the previous one.
+func (u *uploader) fill(ctx context.Context, r io.Reader, n int) (p *spooledPart, last bool, err error) {
 	select {
-	case buf = <-u.buffers:
+	case u.slots <- struct{}{}:
 	case <-ctx.Done():
 		return nil, false, ctx.Err()
 	}
-	size := partSize(u.store.partSize, n, u.store.growEvery)
-	if int64(cap(buf)) < size {
-		buf = make([]byte, size)
-	}
-	buf = buf[:size]
-	read, err := io.ReadFull(r, buf)
-	switch {
-	case err == nil:
-		return buf, false, nil
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return buf[:read], true, nil
-	default:
-		u.buffers <- buf
+	f, err := newSpoolFile(u.store.spoolDir)
+	if err != nil {
+		<-u.slots
 		return nil, false, err
 	}
+	p = &spooledPart{file: f}
+	w := &spoolWriter{f: f}
+	size := partSize(u.store.partSize, n, u.store.growEvery)
+	p.size, err = io.CopyBuffer(w, io.LimitReader(r, size), u.copy)
+	switch {
+	case w.err != nil:
+		u.release(p)
+		return nil, false, fmt.Errorf("spooling part %d of s3://%s/%s in %s: %w", n, u.store.bucket, u.key, u.store.spoolDir, w.err)
+	case err != nil:
+		u.release(p)
+		return nil, false, err
+	}
+	return p, p.size < size, nil
+}
+
+// release closes a part's file, which frees its disk space, and lets the
+// next part be filled.
+func (u *uploader) release(p *spooledPart) {
+	_ = p.file.Close()
+	<-u.slots
+}
+
+// newSpoolFile creates an empty temporary file in dir and unlinks it at
+// once: it lives until it is closed, and no crash can leave it behind.
+func newSpoolFile(dir string) (*os.File, error) {
+	f, err := os.CreateTemp(dir, "reportd-part-*")
+	if err != nil {
+		return nil, fmt.Errorf("spooling an upload part: %w", err)
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("spooling an upload part: %w", err)
+	}
+	return f, nil
+}
+
+// spoolWriter writes to a part's file and keeps its error, so a full disk
+// is told from a failing reader. It hides the file's ReadFrom, so the copy
+// goes through the uploader's buffer.
+type spoolWriter struct {
+	f   *os.File
+	err error
+}
+
+// Write implements io.Writer.
+func (w *spoolWriter) Write(b []byte) (int, error) {
+	n, err := w.f.Write(b)
+	if err != nil {
+		w.err = err
+	}
+	return n, err
 }
 
 // putSingle stores a small object in one request, which S3 makes visible
 // atomically.
-func (u *uploader) putSingle(ctx context.Context, data []byte) (int64, error) {
+func (u *uploader) putSingle(ctx context.Context, p *spooledPart) (int64, error) {
 	in := &s3.PutObjectInput{
-		Bucket: &u.store.bucket, Key: &u.key, Body: bytes.NewReader(data),
-		ContentLength: aws.Int64(int64(len(data))),
+		Bucket: &u.store.bucket, Key: &u.key, Body: p.body(), ContentLength: aws.Int64(p.size),
 	}
 	in.ContentType, in.ContentDisposition = u.headers()
 	if u.store.checksums {
@@ -142,7 +202,7 @@ func (u *uploader) putSingle(ctx context.Context, data []byte) (int64, error) {
 	if _, err := u.store.client.PutObject(ctx, in); err != nil {
 		return 0, fmt.Errorf("uploading s3://%s/%s: %w", u.store.bucket, u.key, err)
 	}
-	return int64(len(data)), nil
+	return p.size, nil
 }
 
 // headers returns the Content-Type and Content-Disposition to store.
@@ -158,7 +218,7 @@ func (u *uploader) headers() (contentType, disposition *string) {
 
 // putMultipart runs a multipart upload and completes it only if every part
 // was sent; otherwise it aborts it, even when ctx is already cancelled.
-func (u *uploader) putMultipart(ctx context.Context, r io.Reader, first []byte) (int64, error) {
+func (u *uploader) putMultipart(ctx context.Context, r io.Reader, first *spooledPart) (int64, error) {
 	in := &s3.CreateMultipartUploadInput{Bucket: &u.store.bucket, Key: &u.key}
 	in.ContentType, in.ContentDisposition = u.headers()
 	if u.store.checksums {
@@ -166,6 +226,7 @@ func (u *uploader) putMultipart(ctx context.Context, r io.Reader, first []byte) 
 	}
 	created, err := u.store.client.CreateMultipartUpload(ctx, in)
 	if err != nil {
+		u.release(first)
 		return 0, fmt.Errorf("starting an upload of s3://%s/%s: %w", u.store.bucket, u.key, err)
 	}
 	size, err := u.sendParts(ctx, created.UploadId, r, first)
@@ -181,12 +242,12 @@ func (u *uploader) putMultipart(ctx context.Context, r io.Reader, first []byte) 
 // part is one numbered chunk of the object.
 type part struct {
 	number int32
-	data   []byte
+	*spooledPart
 }
 
 // sendParts reads r part by part and uploads the parts concurrently. The
 // first failure (reading, uploading, or ctx) stops it.
-func (u *uploader) sendParts(ctx context.Context, uploadID *string, r io.Reader, first []byte) (int64, error) {
+func (u *uploader) sendParts(ctx context.Context, uploadID *string, r io.Reader, first *spooledPart) (int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan part)
@@ -194,14 +255,14 @@ func (u *uploader) sendParts(ctx context.Context, uploadID *string, r io.Reader,
 	for range u.store.workers {
 		wg.Go(func() { u.work(ctx, cancel, uploadID, jobs) })
 	}
-	size, data, last := int64(0), first, false
+	size, next, last := int64(0), first, false
 	for n := 1; ; n++ {
 		select {
-		case jobs <- part{number: int32(n), data: data}:
-			size += int64(len(data))
+		case jobs <- part{number: int32(n), spooledPart: next}:
+			size += next.size
 		case <-ctx.Done():
 			u.fail(ctx.Err())
-			u.buffers <- data
+			u.release(next)
 		}
 		if last || u.failed() != nil {
 			break
@@ -211,12 +272,12 @@ func (u *uploader) sendParts(ctx context.Context, uploadID *string, r io.Reader,
 			break
 		}
 		var err error
-		if data, last, err = u.fill(ctx, r, n+1); err != nil {
+		if next, last, err = u.fill(ctx, r, n+1); err != nil {
 			u.fail(err)
 			break
 		}
-		if len(data) == 0 {
-			u.buffers <- data
+		if next.size == 0 {
+			u.release(next)
 			break
 		}
 	}
@@ -225,7 +286,7 @@ func (u *uploader) sendParts(ctx context.Context, uploadID *string, r io.Reader,
 	return size, u.failed()
 }
 
-// work uploads parts until jobs closes, returning each buffer when done.
+// work uploads parts until jobs closes, releasing each when done.
 func (u *uploader) work(ctx context.Context, cancel context.CancelFunc, uploadID *string, jobs <-chan part) {
 	for p := range jobs {
 		if u.failed() == nil {
@@ -234,7 +295,7 @@ func (u *uploader) work(ctx context.Context, cancel context.CancelFunc, uploadID
 				cancel()
 			}
 		}
-		u.buffers <- p.data
+		u.release(p.spooledPart)
 	}
 }
 
@@ -242,7 +303,7 @@ func (u *uploader) work(ctx context.Context, cancel context.CancelFunc, uploadID
 func (u *uploader) uploadPart(ctx context.Context, uploadID *string, p part) error {
 	in := &s3.UploadPartInput{
 		Bucket: &u.store.bucket, Key: &u.key, UploadId: uploadID, PartNumber: aws.Int32(p.number),
-		Body: bytes.NewReader(p.data), ContentLength: aws.Int64(int64(len(p.data))),
+		Body: p.body(), ContentLength: aws.Int64(p.size),
 	}
 	if u.store.checksums {
 		in.ChecksumAlgorithm = types.ChecksumAlgorithmCrc32

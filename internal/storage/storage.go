@@ -134,9 +134,13 @@ type Config struct {
 	// default 8 MiB). Parts grow by this much every 1,000 parts; see
 	// MaxObjectSize.
 	PartSize int64
-	// Concurrency is how many parts upload at once (default 3). Memory for
-	// buffered parts is (Concurrency+1) times the current part size.
+	// Concurrency is how many parts upload at once (default 3).
 	Concurrency int
+	// SpoolDir is where parts wait for their upload, in unlinked temporary
+	// files: up to (Concurrency+1) times the current part size of disk
+	// (32 MiB with the defaults), instead of memory. os.TempDir() ($TMPDIR,
+	// else /tmp; the generator's Job mounts an emptyDir there) when empty.
+	SpoolDir string
 }
 
 // New returns the Store that cfg.URL names.

@@ -52,6 +52,8 @@ type fixture struct {
 	unfinished func(t *testing.T) []string
 	// s3 is the server behind an S3 store; nil for file storage.
 	s3 *testsupport.S3
+	// spoolDir is where an S3 store spools its parts; "" for file storage.
+	spoolDir string
 }
 
 // forEachStore runs test against an S3 store on a real versitygw and a file
@@ -64,14 +66,16 @@ func forEachStore(t *testing.T, test func(t *testing.T, f fixture)) {
 func newS3Fixture(t *testing.T) fixture {
 	t.Helper()
 	srv := newS3Server(t)
+	spool := t.TempDir()
 	store, err := storage.New(context.Background(), storage.Config{
 		URL: "s3://" + srv.Bucket + "/reports", Endpoint: srv.Endpoint, Region: srv.Region,
 		PathStyle: true, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, PartSize: partSize,
+		SpoolDir: spool,
 	})
 	if err != nil {
 		t.Fatalf("storage.New: %v", err)
 	}
-	return fixture{store: store, s3: srv, unfinished: func(t *testing.T) []string {
+	return fixture{store: store, s3: srv, spoolDir: spool, unfinished: func(t *testing.T) []string {
 		t.Helper()
 		out, err := srv.Client().ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: &srv.Bucket})
 		if err != nil {
@@ -144,6 +148,37 @@ func assertAbsent(t *testing.T, f fixture, key string) {
 	if left := f.unfinished(t); len(left) != 0 {
 		t.Errorf("unfinished uploads left behind: %v", left)
 	}
+	assertNoSpool(t, f)
+}
+
+// assertNoSpool checks that an S3 store's finished Put left no part file
+// in its spool directory, and none open in this process (an unlinked file
+// still holds its disk space while it is open).
+func assertNoSpool(t *testing.T, f fixture) {
+	t.Helper()
+	if f.spoolDir == "" {
+		return
+	}
+	var left []string
+	entries, err := os.ReadDir(f.spoolDir)
+	if err != nil {
+		t.Fatalf("reading the spool directory: %v", err)
+	}
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatalf("listing open files: %v", err)
+	}
+	for _, fd := range fds {
+		if target, err := os.Readlink(filepath.Join("/proc/self/fd", fd.Name())); err == nil && strings.HasPrefix(target, f.spoolDir+"/") {
+			left = append(left, "open: "+target)
+		}
+	}
+	if len(left) != 0 {
+		t.Errorf("part files left in the spool directory: %v", left)
+	}
 }
 
 func TestPutHeadOpenRoundTrip(t *testing.T) {
@@ -180,6 +215,7 @@ func TestPutHeadOpenRoundTrip(t *testing.T) {
 				if left := f.unfinished(t); len(left) != 0 {
 					t.Errorf("unfinished uploads after a successful Put: %v", left)
 				}
+				assertNoSpool(t, f)
 			})
 		}
 	})

@@ -22,7 +22,15 @@ limitations under the License.
 // the same query to a CSV file; the generator process's peak RSS at about
 // 1,000,000 and 5,000,000 rows for csv and xlsx; and, for contrast, OFFSET
 // paging at 100 rows a page over the first 100,000 rows. It prints a table
-// and writes it as JSON to $BENCH_OUT (default bin/bench.json).
+// and merges it as JSON into $BENCH_OUT (default bin/bench.json). Besides
+// the peak RSS it logs the peaks of its two parts, anonymous memory (the
+// generator's own: heap, stacks, buffers) and file pages (the mapped
+// binary), sampled from /proc.
+//
+//	go run ./hack/bench/generator [-orders 5000000] [-only csv-file,csv-s3,...] [-keep]
+//
+// -orders loads fewer orders for a quick look (at least 1,000,000), -only
+// runs some of the steps, -keep keeps the generator logs.
 //
 // Every server (PostgreSQL, versitygw, envtest's etcd and kube-apiserver)
 // listens on loopback only and is stopped at the end.
@@ -30,12 +38,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -50,12 +60,12 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"reportd.io/reportd/api/v1alpha1"
+	"reportd.io/reportd/hack/bench/internal/table"
 	"reportd.io/reportd/internal/sampledata"
 	"reportd.io/reportd/internal/testsupport"
 )
 
 const (
-	bigOrders    = 5_000_000
 	smallOrders  = 1_000_000
 	offsetRows   = 100_000
 	offsetPage   = 100
@@ -66,18 +76,45 @@ const (
 	endDate      = "2025-12-31"
 )
 
-// entry is one line of the table and of the JSON.
-type entry struct {
-	Name           string   `json:"name"`
-	Value          float64  `json:"value"`
-	Unit           string   `json:"unit"`
-	Yardstick      string   `json:"yardstick,omitempty"`
-	YardstickValue *float64 `json:"yardstickValue,omitempty"`
-	Ratio          *float64 `json:"ratio,omitempty"`
+// steps are the measurements, in the order they run; -only picks some.
+var steps = []string{"psql", "csv-file", "csv-s3", "xlsx-file", "csv-file-1m", "xlsx-file-1m", "offset"}
+
+// options are the command line's settings.
+type options struct {
+	orders int             // orders loaded into the database
+	only   map[string]bool // the steps to run; all when empty
+	keep   bool            // keep the work directory (the generator logs)
 }
+
+// parseFlags reads the command line.
+func parseFlags() (options, error) {
+	var o options
+	var only string
+	flag.IntVar(&o.orders, "orders", 5_000_000, "orders to load; the big runs export all of them")
+	flag.StringVar(&only, "only", "", "comma-separated steps to run (default all): "+strings.Join(steps, ", "))
+	flag.BoolVar(&o.keep, "keep", false, "keep the work directory with the generator logs")
+	flag.Parse()
+	if o.orders < smallOrders {
+		return o, fmt.Errorf("-orders must be at least %d", smallOrders)
+	}
+	if only != "" {
+		o.only = map[string]bool{}
+		for _, name := range strings.Split(only, ",") {
+			if !slices.Contains(steps, name) {
+				return o, fmt.Errorf("-only: unknown step %q (steps: %s)", name, strings.Join(steps, ", "))
+			}
+			o.only[name] = true
+		}
+	}
+	return o, nil
+}
+
+// runs reports whether a step is to run.
+func (o options) runs(step string) bool { return o.only == nil || o.only[step] }
 
 // bench holds the running servers and the settings the runs share.
 type bench struct {
+	opts                        options
 	root, bin, work, kubeconfig string
 	pg                          *testsupport.Postgres
 	s3                          *testsupport.S3
@@ -90,11 +127,16 @@ type bench struct {
 type measurement struct {
 	rows    int64
 	seconds float64
-	rssKiB  int64
+	rssKiB  int64 // peak RSS (getrusage)
+	sampled rssSample
 }
 
 func main() {
-	if err := run(); err != nil {
+	opts, err := parseFlags()
+	if err == nil {
+		err = run(opts)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -104,11 +146,11 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "[bench %s] "+format+"\n", append([]any{time.Now().UTC().Format("15:04:05")}, args...)...)
 }
 
-func run() (err error) {
+func run(opts options) (err error) {
 	ctrllog.SetLogger(logr.Discard()) // envtest's own logs are not wanted here
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	b := &bench{}
+	b := &bench{opts: opts}
 	if b.root, err = testsupport.RepoRoot(); err != nil {
 		return err
 	}
@@ -119,11 +161,15 @@ func run() (err error) {
 	if b.work, err = os.MkdirTemp("", "reportd-bench-"); err != nil {
 		return err
 	}
-	defer func() { _ = os.RemoveAll(b.work) }()
+	if opts.keep {
+		logf("keeping %s", b.work)
+	} else {
+		defer func() { _ = os.RemoveAll(b.work) }()
+	}
 
-	logf("starting PostgreSQL and loading %d orders (about a minute)", bigOrders)
+	logf("starting PostgreSQL and loading %d orders (about a minute for 5,000,000)", opts.orders)
 	b.pg, err = testsupport.StartPostgres(ctx, testsupport.PostgresOptions{
-		LoadSample: &sampledata.Sizes{Orders: bigOrders},
+		LoadSample: &sampledata.Sizes{Orders: opts.orders},
 	})
 	if err != nil {
 		return err
@@ -154,8 +200,12 @@ func run() (err error) {
 	if err != nil {
 		return err
 	}
-	printTable(entries)
-	return writeJSON(entries)
+	table.Print(entries)
+	out, err := table.Merge(entries)
+	if err == nil {
+		logf("wrote %s", out)
+	}
+	return err
 }
 
 // stop stops a server, logging a failure.
@@ -194,9 +244,9 @@ func (b *bench) setupAPI(ctx context.Context) error {
 	}
 }
 
-// measure runs every measurement in turn (one at a time, so they do not
-// compete for the machine) and returns the table.
-func (b *bench) measure(ctx context.Context) ([]entry, error) {
+// measure runs the chosen measurements in turn (one at a time, so they do
+// not compete for the machine) and returns the table.
+func (b *bench) measure(ctx context.Context) ([]table.Entry, error) {
 	conn, err := pgx.Connect(ctx, b.pg.URL)
 	if err != nil {
 		return nil, err
@@ -219,71 +269,80 @@ func (b *bench) measure(ctx context.Context) ([]entry, error) {
 	}
 	logf("%d rows in %s..%s; %d rows in %s..%s", bigRows, startDate, endDate, smallRows, startDate, smallEnd)
 
-	psql, err := b.psqlCopy(ctx, bigRows)
-	if err != nil {
-		return nil, err
+	var psqlRate, fileRate float64
+	var entries []table.Entry
+	memory := map[string]table.Entry{} // by step
+	if b.opts.runs("psql") {
+		secs, err := b.psqlCopy(ctx, bigRows)
+		if err != nil {
+			return nil, err
+		}
+		psqlRate = float64(bigRows) / secs
+		entries = append(entries, table.Entry{Name: fmt.Sprintf("psql \\copy to CSV file, %d rows", bigRows), Value: psqlRate, Unit: "rows/s"})
 	}
-	fileCSV, err := b.generate(ctx, "file", v1alpha1.FormatCSV, endDate, bigRows)
-	if err != nil {
-		return nil, err
+	// throughput is an entry against psql when psql ran.
+	throughput := func(name string, rate float64) table.Entry {
+		if psqlRate == 0 {
+			return table.Entry{Name: name, Value: rate, Unit: "rows/s"}
+		}
+		return table.Compared(name, rate, "rows/s", "psql \\copy", psqlRate, false)
 	}
-	s3CSV, err := b.generate(ctx, "s3", v1alpha1.FormatCSV, endDate, bigRows)
-	if err != nil {
-		return nil, err
-	}
-	fileXLSX, err := b.generate(ctx, "file", v1alpha1.FormatXLSX, endDate, bigRows)
-	if err != nil {
-		return nil, err
-	}
-	smallCSV, err := b.generate(ctx, "file", v1alpha1.FormatCSV, smallEnd, smallRows)
-	if err != nil {
-		return nil, err
-	}
-	smallXLSX, err := b.generate(ctx, "file", v1alpha1.FormatXLSX, smallEnd, smallRows)
-	if err != nil {
-		return nil, err
-	}
-	offset, offsetRead, err := offsetPaging(ctx, conn)
-	if err != nil {
-		return nil, err
-	}
-
-	psqlRate := float64(bigRows) / psql
-	fileRate := fileCSV.rate()
-	entries := []entry{
-		{Name: fmt.Sprintf("psql \\copy to CSV file, %d rows", bigRows), Value: psqlRate, Unit: "rows/s"},
-		compared(fmt.Sprintf("reportd csv to file, %d rows (target ratio >= 0.9)", bigRows), fileRate, "rows/s", "psql \\copy", psqlRate, false),
-		compared(fmt.Sprintf("reportd csv to S3, %d rows (target ratio >= 0.8)", bigRows), s3CSV.rate(), "rows/s", "psql \\copy", psqlRate, false),
-		compared(fmt.Sprintf("reportd xlsx to file, %d rows", bigRows), fileXLSX.rate(), "rows/s", "psql \\copy", psqlRate, false),
-	}
-	for _, m := range []struct {
-		name string
-		m    measurement
+	for _, g := range []struct {
+		step, where string
+		format      v1alpha1.ReportFormat
+		to          string
+		rows        int64
+		rate        string // the throughput entry's name; "" for none
 	}{
-		{"csv", smallCSV}, {"csv", fileCSV}, {"xlsx", smallXLSX}, {"xlsx", fileXLSX},
+		{"csv-file", "file", v1alpha1.FormatCSV, endDate, bigRows, "reportd csv to file, %d rows (target ratio >= 0.9)"},
+		{"csv-s3", "s3", v1alpha1.FormatCSV, endDate, bigRows, "reportd csv to S3, %d rows (target ratio >= 0.8)"},
+		{"xlsx-file", "file", v1alpha1.FormatXLSX, endDate, bigRows, "reportd xlsx to file, %d rows"},
+		{"csv-file-1m", "file", v1alpha1.FormatCSV, smallEnd, smallRows, ""},
+		{"xlsx-file-1m", "file", v1alpha1.FormatXLSX, smallEnd, smallRows, ""},
 	} {
-		entries = append(entries, compared(fmt.Sprintf("generator peak RSS, %s, %d rows", m.name, m.m.rows),
-			float64(m.m.rssKiB)/1024, "MiB", "target 64 MiB", rssTargetMiB, true))
+		if !b.opts.runs(g.step) {
+			continue
+		}
+		m, err := b.generate(ctx, g.where, g.format, g.to, g.rows)
+		if err != nil {
+			return nil, err
+		}
+		if g.rate != "" {
+			entries = append(entries, throughput(fmt.Sprintf(g.rate, g.rows), m.rate()))
+		}
+		if g.step == "csv-file" {
+			fileRate = m.rate()
+		}
+		memory[g.step] = table.Compared(fmt.Sprintf("generator peak RSS, %s, %d rows", memoryLabel(g.format, g.where), m.rows),
+			float64(m.rssKiB)/1024, "MiB", "target 64 MiB", rssTargetMiB, true)
 	}
-	// Not asked for by the targets, which are about the encoders, but the
-	// S3 upload buffers parts, so its memory is shown too.
-	entries = append(entries, compared(fmt.Sprintf("generator peak RSS, csv to S3, %d rows", s3CSV.rows),
-		float64(s3CSV.rssKiB)/1024, "MiB", "target 64 MiB", rssTargetMiB, true))
-	entries = append(entries, compared(
-		fmt.Sprintf("OFFSET paging, %d rows a page, first %d rows", offsetPage, offsetRead),
-		offset, "rows/s", "reportd csv to file", fileRate, true))
+	// Smaller run first, csv before xlsx, S3 last, as the table always read.
+	for _, step := range []string{"csv-file-1m", "csv-file", "xlsx-file-1m", "xlsx-file", "csv-s3"} {
+		if e, ok := memory[step]; ok {
+			entries = append(entries, e)
+		}
+	}
+	if b.opts.runs("offset") {
+		offset, offsetRead, err := offsetPaging(ctx, conn)
+		if err != nil {
+			return nil, err
+		}
+		name := fmt.Sprintf("OFFSET paging, %d rows a page, first %d rows", offsetPage, offsetRead)
+		if fileRate == 0 {
+			entries = append(entries, table.Entry{Name: name, Value: offset, Unit: "rows/s"})
+		} else {
+			entries = append(entries, table.Compared(name, offset, "rows/s", "reportd csv to file", fileRate, true))
+		}
+	}
 	return entries, nil
 }
 
-// compared builds an entry with a yardstick; ratio > 1 means reportd is
-// better, so it is inverted when lower values are better (inverse: times,
-// memory, and the OFFSET contrast, whose yardstick is reportd itself).
-func compared(name string, value float64, unit, yardstick string, yardstickValue float64, inverse bool) entry {
-	ratio := value / yardstickValue
-	if inverse {
-		ratio = yardstickValue / value
+// memoryLabel names a run in the memory entries: "csv", "xlsx", "csv to S3".
+func memoryLabel(format v1alpha1.ReportFormat, where string) string {
+	if where == "s3" {
+		return string(format) + " to S3"
 	}
-	return entry{Name: name, Value: value, Unit: unit, Yardstick: yardstick, YardstickValue: &yardstickValue, Ratio: &ratio}
+	return string(format)
 }
 
 func (m measurement) rate() float64 { return float64(m.rows) / m.seconds }
@@ -375,7 +434,11 @@ func (b *bench) generate(ctx context.Context, where string, format v1alpha1.Repo
 	cmd.Env, cmd.Stdout, cmd.Stderr = env, logFile, logFile
 	logf("reportd generate %s to %s, %d rows", format, where, rows)
 	start := time.Now()
-	err = cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return measurement{}, err
+	}
+	sampled := sampleRSS(cmd.Process.Pid)
+	err = cmd.Wait()
 	secs := time.Since(start).Seconds()
 	if err != nil {
 		log, _ := os.ReadFile(logPath)
@@ -385,11 +448,50 @@ func (b *bench) generate(ctx context.Context, where string, format v1alpha1.Repo
 	if !ok {
 		return measurement{}, errors.New("no rusage for the generator process")
 	}
-	m := measurement{rows: rows, seconds: secs, rssKiB: ru.Maxrss} // KiB on Linux
-	logf("  %.1fs, %.0f rows/s, peak RSS %.1f MiB", secs, m.rate(), float64(m.rssKiB)/1024)
+	m := measurement{rows: rows, seconds: secs, rssKiB: ru.Maxrss, sampled: <-sampled} // KiB on Linux
+	logf("  %.1fs, %.0f rows/s, peak RSS %.1f MiB (sampled peaks: anonymous %.1f MiB, file %.1f MiB)",
+		secs, m.rate(), float64(m.rssKiB)/1024, float64(m.sampled.anonKiB)/1024, float64(m.sampled.fileKiB)/1024)
 	// Free the disk for the next run.
 	_ = os.RemoveAll(fileDir)
 	return m, nil
+}
+
+// rssSample is the peak of each part of a process's resident memory, as
+// /proc/PID/status shows it: anonymous (heap, stacks, buffers) and file
+// (the mapped binary and libraries). The peaks may come at different
+// moments, so they need not add up to the peak RSS.
+type rssSample struct {
+	anonKiB, fileKiB int64
+}
+
+// sampleRSS polls /proc/PID/status every 10 ms until the process is gone
+// and then sends the peaks. Short peaks between two polls are missed; the
+// peak RSS itself comes from getrusage, which misses nothing.
+func sampleRSS(pid int) <-chan rssSample {
+	out := make(chan rssSample, 1)
+	go func() {
+		var peak rssSample
+		path := fmt.Sprintf("/proc/%d/status", pid)
+		for {
+			data, err := os.ReadFile(path)
+			if err != nil || !strings.Contains(string(data), "RssAnon:") { // gone, or a zombie
+				out <- peak
+				return
+			}
+			for line := range strings.Lines(string(data)) {
+				field, value, _ := strings.Cut(line, ":")
+				kib, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
+				switch field {
+				case "RssAnon":
+					peak.anonKiB = max(peak.anonKiB, kib)
+				case "RssFile":
+					peak.fileKiB = max(peak.fileKiB, kib)
+				}
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	return out
 }
 
 func tail(s string, n int) string {
@@ -433,38 +535,4 @@ func offsetPaging(ctx context.Context, conn *pgx.Conn) (float64, int64, error) {
 	secs := time.Since(start).Seconds()
 	logf("  %d rows in %.1fs", total, secs)
 	return float64(total) / secs, total, nil
-}
-
-func printTable(entries []entry) {
-	fmt.Printf("%-62s %14s %-7s %-22s %14s %7s\n", "name", "value", "unit", "yardstick", "yardstick value", "ratio")
-	for _, e := range entries {
-		ys, yv, r := "", "", ""
-		if e.YardstickValue != nil {
-			ys, yv, r = e.Yardstick, fmt.Sprintf("%.1f", *e.YardstickValue), fmt.Sprintf("%.2f", *e.Ratio)
-		}
-		fmt.Printf("%-62s %14.1f %-7s %-22s %14s %7s\n", e.Name, e.Value, e.Unit, ys, yv, r)
-	}
-}
-
-func writeJSON(entries []entry) error {
-	out := os.Getenv("BENCH_OUT")
-	if out == "" {
-		root, err := testsupport.RepoRoot()
-		if err != nil {
-			return err
-		}
-		out = filepath.Join(root, "bin", "bench.json")
-	}
-	data, err := json.MarshalIndent(entries, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(out, append(data, '\n'), 0o644); err != nil {
-		return err
-	}
-	logf("wrote %s", out)
-	return nil
 }
