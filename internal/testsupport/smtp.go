@@ -30,6 +30,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -50,7 +51,9 @@ type SMTP struct {
 	// LogPath is the server's log file.
 	LogPath string
 
-	http     *http.Client
+	http *http.Client
+	// mu guards proc across Down and Up.
+	mu       sync.Mutex
 	proc     *process
 	stopOnce sync.Once
 	stopErr  error
@@ -143,14 +146,21 @@ func (srv *SMTP) run(ctx context.Context) error {
 		return err
 	}
 	srv.APIURL = "http://127.0.0.1:" + strconv.Itoa(httpPort)
-	smtpAddr := net.JoinHostPort(srv.SMTPHost, strconv.Itoa(srv.SMTPPort))
-	cmd := exec.Command(bin, "--listen", "127.0.0.1:"+strconv.Itoa(httpPort), "--smtp", smtpAddr,
+	return srv.launch(ctx, bin)
+}
+
+// launch starts mailpit on the server's ports and its database, and waits
+// until it is ready.
+func (srv *SMTP) launch(ctx context.Context, bin string) error {
+	smtpAddr := srv.SMTPAddr()
+	cmd := exec.Command(bin, "--listen", strings.TrimPrefix(srv.APIURL, "http://"), "--smtp", smtpAddr,
 		"--database", filepath.Join(srv.Dir, "mailpit.db"), "--max", "0",
 		"--smtp-auth-accept-any", "--smtp-auth-allow-insecure", "--smtp-disable-rdns",
 		"--disable-version-check", "--enable-chaos")
 	// Nothing of ours is passed on, so no stray MP_* variable reconfigures it.
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	cmd.Dir = srv.Dir
+	var err error
 	if srv.proc, err = startProcess("mailpit", cmd, syscall.SIGTERM, srv.LogPath); err != nil {
 		return err
 	}
@@ -285,10 +295,38 @@ func (srv *SMTP) PID() int {
 	return srv.proc.pid()
 }
 
+// Down stops the server as an outage would (mail to it is refused) but
+// keeps its ports and the mails that arrived, so Up can bring it back.
+func (srv *SMTP) Down() error {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.proc == nil || srv.proc.exited() {
+		return nil
+	}
+	return srv.proc.stop()
+}
+
+// Up starts the server again after Down, on the same ports and with the
+// same mails, and waits until it answers.
+func (srv *SMTP) Up(ctx context.Context) error {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.proc != nil && !srv.proc.exited() {
+		return nil
+	}
+	bin, err := serverBinary("mailpit", "test-servers")
+	if err != nil {
+		return err
+	}
+	return srv.launch(ctx, bin)
+}
+
 // Stop stops mailpit (SIGTERM), waits until it has exited, and removes its
 // directory. Calling it again does nothing.
 func (srv *SMTP) Stop() error {
 	srv.stopOnce.Do(func() {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
 		var errs []error
 		if srv.proc != nil {
 			errs = append(errs, srv.proc.stop())
