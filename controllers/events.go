@@ -31,6 +31,9 @@ const (
 	// EventJobConflict (Warning): a Job of the report's name belongs to
 	// someone else.
 	EventJobConflict = "JobConflict"
+	// EventNotificationFailed (Warning): an e-mail or webhook was not
+	// delivered and will not be retried; the note says why.
+	EventNotificationFailed = "NotificationFailed"
 )
 
 // Event actions: what the manager was doing (events.k8s.io's action field).
@@ -38,4 +41,5 @@ const (
 	actionValidate  = "Validate"
 	actionCreateJob = "CreateJob"
 	actionFinish    = "Finish"
+	actionNotify    = "Notify"
 )

@@ -196,7 +196,8 @@ type NotificationStatus struct {
 	// channel is email or webhook.
 	// +required
 	Channel NotificationChannel `json:"channel"`
-	// target is the e-mail address or the webhook's Secret name.
+	// target is the e-mail address, or the webhook's Secret and key as
+	// name/key.
 	// +required
 	// +kubebuilder:validation:MaxLength=256
 	Target string `json:"target"`
