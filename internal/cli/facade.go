@@ -70,7 +70,7 @@ type facadeFlags struct {
 func addFacadeFlags(fs *pflag.FlagSet, f *facadeFlags) {
 	fs.StringVar(&f.namespace, "namespace", f.namespace, "namespace whose reports the facade serves (required)")
 	fs.StringVar(&f.bindAddress, "bind-address", ":8082", "address the HTTP API listens on")
-	fs.StringVar(&f.publicURL, "public-url", "", "URL users reach the facade at (e.g. https://reports.example.com); makes resultUrl absolute")
+	fs.StringVar(&f.publicURL, "public-url", "", "URL users reach the facade at (e.g. https://reports.example.com); makes resultUrl absolute and is the base of the report links in notifications")
 	f.auth.AddFlags(fs)
 	fs.IntVar(&f.limits.MaxActive, "max-active", facade.DefaultMaxActive, "pending or processing reports a user may have (negative: no limit)")
 	fs.IntVar(&f.limits.RequestsPerMinute, "requests-per-minute", facade.DefaultRequestsPerMinute, "requests per minute per user (negative: no limit)")

@@ -50,6 +50,7 @@ type managerFlags struct {
 	// come from the Secret named by --s3-credentials-secret).
 	facade   facadeFlags
 	noFacade bool
+	notify   notifyFlags
 
 	imagePullPolicy                                  string
 	cpuRequest, memoryRequest, cpuLimit, memoryLimit string
@@ -125,6 +126,8 @@ func addManagerFlags(fs *pflag.FlagSet, f *managerFlags) {
 	fs.DurationVar(&c.StaleUploadInterval, "stale-upload-interval", controllers.DefaultStaleUploadInterval, "how often to abort uploads left unfinished by stopped generators (0: never)")
 	fs.DurationVar(&c.StaleUploadGrace, "stale-upload-grace", controllers.DefaultStaleUploadGrace, "how old an unfinished upload must be to be aborted; longer than any report may run")
 
+	addNotifyFlags(fs, &f.notify)
+
 	fs.BoolVar(&c.LocalExecutor, "local-executor", false, "run report Jobs as local processes in the manager (development and tests only)")
 	fs.StringVar(&c.Executor.Binary, "local-executor-binary", "", "reportd binary the local executor runs for \"reportd generate\" (this binary when empty)")
 	fs.StringVar(&c.Executor.Kubeconfig, "local-executor-kubeconfig", "", "kubeconfig the local executor gives report processes (--kubeconfig, else $KUBECONFIG, when empty)")
@@ -158,6 +161,9 @@ func (f *managerFlags) resolve() (manager.Config, error) {
 		TTLSecondsAfterFinished: int32(f.defaultTTL / time.Second),
 		TimeoutSeconds:          int64(f.defaultTimeout / time.Second),
 		Retries:                 f.defaultRetries,
+	}
+	if c.Notify, err = f.notify.resolve(f.facade.publicURL); err != nil {
+		return c, err
 	}
 	if c.LocalExecutor {
 		if err := f.resolveExecutor(&c); err != nil {

@@ -78,6 +78,8 @@ type Config struct {
 	LocalExecutor bool
 	// Executor configures the local executor.
 	Executor executor.Options
+	// Notify configures e-mails and webhooks when reports finish.
+	Notify NotifyConfig
 }
 
 // Deps are the manager's connections outside the cluster.
@@ -119,6 +121,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("--stale-upload-grace (%s) must be longer than --default-timeout (%s)",
 			c.StaleUploadGrace, time.Duration(c.Defaults.TimeoutSeconds)*time.Second))
 	}
+	errs = append(errs, c.Notify.validate())
 	return errors.Join(errs...)
 }
 
@@ -178,6 +181,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, c Config, deps Deps) error {
 	}
 	if err := schedules.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the ReportSchedule controller: %w", err)
+	}
+	if err := setupNotifications(ctx, mgr, c.Notify); err != nil {
+		return fmt.Errorf("setting up the notification controller: %w", err)
 	}
 	if c.LocalExecutor {
 		ex, err := executor.New(mgr.GetClient(), mgr.GetAPIReader(), c.Executor)

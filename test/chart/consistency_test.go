@@ -288,12 +288,6 @@ func boolSet[V any](m map[string]V) map[string]bool {
 // variables are then ignored by the manager. Remove a name when the flag
 // lands; a name that exists is never an error.
 var pendingManagerFlags = map[string]bool{
-	"REPORTD_SMTP_HOST":                 true,
-	"REPORTD_SMTP_PORT":                 true,
-	"REPORTD_SMTP_FROM":                 true,
-	"REPORTD_SMTP_TLS":                  true,
-	"REPORTD_SMTP_USERNAME":             true,
-	"REPORTD_SMTP_PASSWORD":             true,
 	"REPORTD_MAX_RUNNING_JOBS":          true,
 	"REPORTD_MAX_RUNNING_PER_REQUESTER": true,
 }
