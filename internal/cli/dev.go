@@ -53,8 +53,9 @@ func newDevCommand() *cobra.Command {
 		Long: `Run reportd's whole stack on this machine, with no cluster and no Docker:
 etcd, kube-apiserver and kube-controller-manager's garbage collector (built
 by "make envtest"), PostgreSQL with the sample data and a read-only
-datasource role, file storage (or an S3 server with --s3), and reportd's
-manager with the local Job executor and the facade.
+datasource role, file storage (or an S3 server with --s3), mailpit (where
+notification e-mails go; its web UI shows them), and reportd's manager with
+the local Job executor and the facade.
 
 When it is ready it prints the web page's URL, a user's token, a curl
 command that requests a report and a kubectl command that watches them,
@@ -157,11 +158,12 @@ reportd dev is ready in %.1fs.
 
   Database      psql '%s'
   Storage       %s
+  Mail          %s/  (mailpit: the notification e-mails)
   Logs          %s
   For scripts   %s
 
 Press Ctrl-C to stop.
 `, s.StartedIn().Seconds(), s.FacadeURL, alice.Token, alice.Name, bob.Name, bob.Token,
 		alice.Token, s.FacadeURL, s.FacadeURL, s.Kubeconfig, s.Namespace,
-		s.Postgres.URL, s.StorageURL, s.LogDir, infoPath)
+		s.Postgres.URL, s.StorageURL, s.Mail.APIURL, s.LogDir, infoPath)
 }

@@ -53,6 +53,10 @@ type Info struct {
 	Storage string `json:"storage"`
 	// S3 tells how to reach the S3 server; absent with file storage.
 	S3 *S3Info `json:"s3,omitempty"`
+	// MailURL is mailpit's web UI (and API), where notification e-mails
+	// arrive; MailSMTP is its SMTP address.
+	MailURL  string `json:"mailURL"`
+	MailSMTP string `json:"mailSMTP"`
 	// LogDir holds the servers' and the manager's logs.
 	LogDir string `json:"logDir"`
 	// PID is the process running the stack.
@@ -84,6 +88,8 @@ func (s *Stack) Info() Info {
 		LogDir:       s.LogDir,
 		PID:          os.Getpid(),
 		ReadySeconds: s.StartedIn().Seconds(),
+		MailURL:      s.Mail.APIURL,
+		MailSMTP:     s.Mail.SMTPAddr(),
 	}
 	if s.S3 != nil {
 		info.S3 = &S3Info{Endpoint: s.S3.Endpoint, Region: s.S3.Region, Bucket: s.S3.Bucket,

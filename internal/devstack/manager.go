@@ -36,6 +36,7 @@ import (
 	"reportd.io/reportd/internal/executor"
 	"reportd.io/reportd/internal/facade"
 	"reportd.io/reportd/internal/manager"
+	"reportd.io/reportd/internal/notify"
 )
 
 // managerStopTimeout bounds the wait for the manager (and the processes
@@ -47,6 +48,11 @@ const managerStopTimeout = 30 * time.Second
 // facade, and waits until its caches have synced and the facade answers.
 // ctx bounds the waiting; the manager runs until Stop.
 func (s *Stack) startManager(ctx context.Context) error {
+	// The facade's address comes first: notifications link to it.
+	ln, err := s.listenFacade()
+	if err != nil {
+		return err
+	}
 	cfg, err := s.managerConfig()
 	if err != nil {
 		return err
@@ -76,7 +82,7 @@ func (s *Stack) startManager(ctx context.Context) error {
 	if err := manager.Setup(runCtx, mgr, cfg, manager.Deps{Checker: manager.NewDefinitionChecker(), Store: s.Store}); err != nil {
 		return err
 	}
-	srv, err := s.addFacade(runCtx, mgr)
+	srv, err := s.addFacade(runCtx, mgr, ln)
 	if err != nil {
 		return err
 	}
@@ -159,6 +165,7 @@ func (s *Stack) managerConfig() (manager.Config, error) {
 		ProgressInterval:       s.opts.ProgressInterval,
 		LocalExecutor:          !s.opts.JobController,
 	}
+	cfg.Notify = s.notifyConfig()
 	if cfg.LocalExecutor {
 		ex, err := s.executorOptions()
 		if err != nil {
@@ -194,9 +201,43 @@ func (s *Stack) executorOptions() (executor.Options, error) {
 	return executor.Options{Binary: bin, Kubeconfig: kubeconfig, WorkDir: workDir}, nil
 }
 
-// addFacade adds the facade to mgr, listening on FacadeAddress, with the
-// demo users' token file.
-func (s *Stack) addFacade(ctx context.Context, mgr ctrl.Manager) (*facade.Server, error) {
+// DevMailFrom is the sender of the stack's notification e-mails.
+const DevMailFrom = "reportd <reportd@reportd.localhost>"
+
+// notifyConfig sends e-mail to the stack's mailpit, links to the local
+// facade, and lets webhooks reach this machine (loopback), so a receiver
+// started beside the stack can be tried. Retries are quick.
+func (s *Stack) notifyConfig() manager.NotifyConfig {
+	return manager.NotifyConfig{
+		SMTP: notify.SMTPConfig{
+			Host: s.Mail.SMTPHost, Port: s.Mail.SMTPPort, TLS: notify.TLSNone, From: DevMailFrom,
+		},
+		WebhookAllowCIDRs: []string{"127.0.0.0/8", "::1/128"},
+		Delivery: controllers.NotificationSettings{
+			PublicURL: s.FacadeURL, MaxAttempts: 5, Backoff: time.Second, MaxBackoff: 10 * time.Second,
+			AttemptTimeout: 10 * time.Second,
+		},
+	}
+}
+
+// listenFacade listens on FacadeAddress and sets FacadeURL. The listener
+// is the facade's once added; it is closed at Stop in any case.
+func (s *Stack) listenFacade() (net.Listener, error) {
+	ln, err := net.Listen("tcp", s.opts.FacadeAddress)
+	if err != nil {
+		return nil, fmt.Errorf("the facade cannot listen on %s (another reportd dev running? choose another address): %w", s.opts.FacadeAddress, err)
+	}
+	s.FacadeURL = "http://" + ln.Addr().String()
+	s.onStop("the facade's listener", func() error {
+		_ = ln.Close() // already closed by the facade when it ran
+		return nil
+	})
+	return ln, nil
+}
+
+// addFacade adds the facade to mgr, serving on ln, with the demo users'
+// token file.
+func (s *Stack) addFacade(ctx context.Context, mgr ctrl.Manager, ln net.Listener) (*facade.Server, error) {
 	tokenFile, err := s.prepareUsers()
 	if err != nil {
 		return nil, err
@@ -208,22 +249,15 @@ func (s *Stack) addFacade(ctx context.Context, mgr ctrl.Manager) (*facade.Server
 	if err := facade.IndexFields(ctx, mgr.GetFieldIndexer()); err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", s.opts.FacadeAddress)
-	if err != nil {
-		return nil, fmt.Errorf("the facade cannot listen on %s (another reportd dev running? choose another address): %w", s.opts.FacadeAddress, err)
-	}
-	s.FacadeURL = "http://" + ln.Addr().String()
 	srv, err := facade.New(ctx, facade.Options{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Informers: mgr.GetCache(),
 		Namespace: s.Namespace, Store: s.Store, Authenticator: authn, PublicURL: s.FacadeURL,
 		Logger: s.opts.Logger,
 	})
 	if err != nil {
-		_ = ln.Close()
 		return nil, err
 	}
 	if err := mgr.Add(&facade.HTTPServer{Handler: srv.Handler(), Listener: ln}); err != nil {
-		_ = ln.Close()
 		return nil, err
 	}
 	return srv, nil

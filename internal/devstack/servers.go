@@ -116,3 +116,15 @@ func ownedBy(info os.FileInfo, uid int) bool {
 	st, ok := info.Sys().(*syscall.Stat_t)
 	return ok && int(st.Uid) == uid
 }
+
+// startMail starts mailpit; the manager sends notification e-mails there
+// and its web UI shows them.
+func (s *Stack) startMail(ctx context.Context) error {
+	srv, err := testsupport.StartSMTP(ctx)
+	if err != nil {
+		return err
+	}
+	s.Mail = srv
+	s.onStop("the mail server", srv.Stop)
+	return nil
+}

@@ -18,7 +18,8 @@ limitations under the License.
 // no cluster and no Docker: a Kubernetes control plane (etcd and
 // kube-apiserver through envtest, and kube-controller-manager for its
 // garbage collector), PostgreSQL with the sample data and a read-only
-// datasource role, file or S3 (versitygw) storage, and, in this process,
+// datasource role, file or S3 (versitygw) storage, an SMTP server
+// (mailpit) that catches notification e-mails, and, in this process,
 // reportd's manager with the local Job executor and the facade. The
 // namespace gets what a Helm install would give it: the datasource Secret,
 // the generator's ServiceAccount and Role, the requester admission policy
@@ -167,6 +168,9 @@ type Stack struct {
 	Postgres *testsupport.Postgres
 	// S3 is the S3 server; nil with file storage.
 	S3 *testsupport.S3
+	// Mail is the SMTP server (mailpit) notification e-mails go to; its
+	// web UI, at Mail.APIURL, shows them.
+	Mail *testsupport.SMTP
 	// StorageURL is where report files go (file:///... or s3://bucket).
 	StorageURL string
 	// Store reads and deletes report files, as the manager does.
@@ -260,6 +264,7 @@ func (s *Stack) start(ctx context.Context) error {
 		[]startStep{
 			{"PostgreSQL with " + sizesText(s.opts.Sizes) + " and a read-only role", s.startPostgres},
 			{"storage: " + s.storageText(), s.startStorage},
+			{"mail: mailpit, where notification e-mails go", s.startMail},
 		},
 	)
 	if err != nil {
