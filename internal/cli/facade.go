@@ -217,6 +217,12 @@ func restConfig(path string) (*rest.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading kubeconfig %s: %w", path, err)
 	}
+	// As ctrl.GetConfig does for $KUBECONFIG and in-cluster: rely on the
+	// API server's priority and fairness instead of client-go's default
+	// 5 requests a second, which would hold a burst of reports back.
+	if cfg.QPS == 0 {
+		cfg.QPS = -1
+	}
 	return cfg, nil
 }
 
