@@ -76,6 +76,16 @@ func TestFacadeReportMailsItsRequester(t *testing.T) {
 		t.Errorf("the mail does not name the parameters:\n%s", detail.Text)
 	}
 
+	// The link is the web page's route for the report, served by the facade.
+	resp, err := http.Get(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("GET %s: %s %s, want the web page", page, resp.Status, resp.Header.Get("Content-Type"))
+	}
+
 	rr := &v1alpha1.ReportRequest{}
 	if err := stack.Client.Get(context.Background(), types.NamespacedName{Namespace: stack.Namespace, Name: rep.ID}, rr); err != nil {
 		t.Fatal(err)
