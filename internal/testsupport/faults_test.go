@@ -172,3 +172,37 @@ func mustChange(ctx context.Context, t *testing.T, url, sql string) {
 		t.Fatalf("%s: %v (%d rows)", sql, err, tag.RowsAffected())
 	}
 }
+
+func TestPostgresShutdownAndRestartKeepDataAndPort(t *testing.T) {
+	pg := testsupport.NewPostgres(t, testsupport.PostgresOptions{LoadSample: &sampledata.Sizes{Users: 5, Orders: 20, Products: 3}})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	open, err := pgx.Connect(ctx, pg.ReaderURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Close(context.Background())
+	port, pid := pg.Port, pg.PID()
+
+	if err := pg.Shutdown(); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if testsupport.Alive(pid) {
+		t.Fatalf("postgres (pid %d) survived Shutdown", pid)
+	}
+	if err := open.Ping(ctx); err == nil {
+		t.Error("a session opened before Shutdown still answers")
+	}
+	if conn, err := pgx.Connect(ctx, pg.ReaderURL); err == nil {
+		conn.Close(ctx)
+		t.Fatal("a new connection succeeded while the server was shut down")
+	}
+
+	if err := pg.Restart(ctx); err != nil {
+		t.Fatalf("Restart: %v", err)
+	}
+	if pg.Port != port {
+		t.Errorf("Restart moved the server from port %d to %d", port, pg.Port)
+	}
+	countOrders(ctx, t, pg.ReaderURL, 20) // the reader role and its password survive
+}

@@ -80,9 +80,15 @@ type Postgres struct {
 	persistent     bool
 	socketDir      string
 	ownSocketDir   bool
-	proc           *process
-	stopOnce       sync.Once
-	stopErr        error
+	timeZone       string
+
+	// mu guards proc and stopped: fault tests shut the server down and
+	// restart it while others read its PID.
+	mu       sync.Mutex
+	proc     *process
+	stopped  bool
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // NewPostgres starts a cluster for a test and stops it (and removes its
@@ -115,7 +121,7 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 	if opts.TimeZone == "" {
 		opts.TimeZone = "UTC"
 	}
-	pg := &Postgres{Database: opts.Database, persistent: opts.DataDir != ""}
+	pg := &Postgres{Database: opts.Database, persistent: opts.DataDir != "", timeZone: opts.TimeZone}
 	if err := pg.prepareDir(opts.DataDir); err != nil {
 		return nil, err
 	}
@@ -136,7 +142,7 @@ func (pg *Postgres) start(ctx context.Context, opts PostgresOptions) error {
 	if err := pg.initdb(ctx, cred); err != nil {
 		return err
 	}
-	if err := pg.run(ctx, cred, opts.TimeZone); err != nil {
+	if err := pg.run(ctx, cred); err != nil {
 		return err
 	}
 	if err := pg.createDatabase(ctx); err != nil {
@@ -212,41 +218,56 @@ func (pg *Postgres) initdb(ctx context.Context, cred *syscall.Credential) error 
 
 // run starts the server on a free port, retrying with another port when
 // someone else took it first, and waits until it accepts connections.
-func (pg *Postgres) run(ctx context.Context, cred *syscall.Credential, timeZone string) error {
-	bin, err := postgresBinary("postgres")
-	if err != nil {
-		return err
-	}
+func (pg *Postgres) run(ctx context.Context, cred *syscall.Credential) error {
 	if err := pg.chooseSocketDir(cred); err != nil {
 		return err
 	}
 	for attempt := 1; ; attempt++ {
-		if pg.Port, err = FreePort(); err != nil {
+		port, err := FreePort()
+		if err != nil {
 			return err
 		}
 		offset := logSize(pg.LogPath)
-		cmd := exec.Command(bin, "-D", filepath.Join(pg.Dir, "data"), "-p", strconv.Itoa(pg.Port),
-			"-k", pg.socketDir, "-c", "listen_addresses=127.0.0.1",
-			"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-			// Minimal WAL: tables filled in the transaction that created
-			// them (sampledata.Load) skip the WAL, loading twice as fast.
-			"-c", "wal_level=minimal", "-c", "max_wal_senders=0",
-			"-c", "TimeZone="+timeZone)
-		cmd.Dir, cmd.Env = pg.Dir, serverEnv()
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-		// SIGINT is PostgreSQL's fast shutdown: roll back sessions, exit.
-		if pg.proc, err = startProcess("postgres", cmd, syscall.SIGINT, pg.LogPath); err != nil {
-			return err
-		}
-		err = pg.waitReady(ctx)
+		err = pg.runOn(ctx, cred, port)
 		if err == nil {
 			return nil
 		}
-		pg.proc.kill()
 		if attempt == startAttempts || !lostPort(pg.LogPath, offset) {
-			return fmt.Errorf("%w%s", err, logTail(pg.LogPath, 20))
+			return err
 		}
 	}
+}
+
+// runOn starts the server on port and waits until it accepts connections;
+// on failure the server is killed and the error carries its log's tail.
+func (pg *Postgres) runOn(ctx context.Context, cred *syscall.Credential, port int) error {
+	bin, err := postgresBinary("postgres")
+	if err != nil {
+		return err
+	}
+	pg.Port = port
+	cmd := exec.Command(bin, "-D", filepath.Join(pg.Dir, "data"), "-p", strconv.Itoa(pg.Port),
+		"-k", pg.socketDir, "-c", "listen_addresses=127.0.0.1",
+		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+		// Minimal WAL: tables filled in the transaction that created
+		// them (sampledata.Load) skip the WAL, loading twice as fast.
+		"-c", "wal_level=minimal", "-c", "max_wal_senders=0",
+		"-c", "TimeZone="+pg.timeZone)
+	cmd.Dir, cmd.Env = pg.Dir, serverEnv()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	// SIGINT is PostgreSQL's fast shutdown: roll back sessions, exit.
+	proc, err := startProcess("postgres", cmd, syscall.SIGINT, pg.LogPath)
+	if err != nil {
+		return err
+	}
+	pg.mu.Lock()
+	pg.proc = proc
+	pg.mu.Unlock()
+	if err := pg.waitReady(ctx, proc); err != nil {
+		proc.kill()
+		return fmt.Errorf("%w%s", err, logTail(pg.LogPath, 20))
+	}
+	return nil
 }
 
 // maxSocketPath leaves room for "/.s.PGSQL.65535" in the 107 bytes a unix
@@ -273,7 +294,7 @@ func (pg *Postgres) chooseSocketDir(cred *syscall.Credential) error {
 
 // waitReady polls until the server accepts a connection, it exits, or ctx
 // or 30 seconds run out.
-func (pg *Postgres) waitReady(ctx context.Context) error {
+func (pg *Postgres) waitReady(ctx context.Context, proc *process) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for {
@@ -282,8 +303,8 @@ func (pg *Postgres) waitReady(ctx context.Context) error {
 			return conn.Close(ctx)
 		}
 		select {
-		case <-pg.proc.done:
-			return fmt.Errorf("postgres exited while starting (%v)", pg.proc.waitErr)
+		case <-proc.done:
+			return fmt.Errorf("postgres exited while starting (%v)", proc.waitErr)
 		case <-ctx.Done():
 			return fmt.Errorf("postgres did not accept connections on 127.0.0.1:%d: %v", pg.Port, err)
 		case <-time.After(50 * time.Millisecond):
@@ -382,12 +403,51 @@ func (pg *Postgres) CloneDatabase(ctx context.Context, name string) (string, err
 	return pg.DatabaseURL(name), nil
 }
 
-// PID returns the postmaster's process id, 0 if it never started.
+// PID returns the postmaster's process id (of the latest start), 0 if it
+// never started.
 func (pg *Postgres) PID() int {
+	pg.mu.Lock()
+	defer pg.mu.Unlock()
 	if pg.proc == nil {
 		return 0
 	}
 	return pg.proc.pid()
+}
+
+// Shutdown stops the server as `pg_ctl stop -m fast` does, for fault
+// tests: open sessions end with an error (SQLSTATE 57P01), new
+// connections are refused. The data stay; Restart brings the server back.
+func (pg *Postgres) Shutdown() error {
+	pg.mu.Lock()
+	defer pg.mu.Unlock()
+	if pg.proc == nil {
+		return errors.New("PostgreSQL never started")
+	}
+	return pg.proc.stop()
+}
+
+// Restart starts the server again after Shutdown (or shuts it down first),
+// on the same port, with the same data, roles and passwords, so URLs
+// handed out earlier keep working.
+func (pg *Postgres) Restart(ctx context.Context) error {
+	pg.mu.Lock()
+	if pg.stopped {
+		pg.mu.Unlock()
+		return errors.New("PostgreSQL was stopped for good; start a new one")
+	}
+	var err error
+	if pg.proc != nil {
+		err = pg.proc.stop()
+	}
+	pg.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	cred, err := postgresCredential()
+	if err != nil {
+		return err
+	}
+	return pg.runOn(ctx, cred, pg.Port)
 }
 
 // Stop shuts the server down (fast shutdown: open sessions are rolled
@@ -395,6 +455,9 @@ func (pg *Postgres) PID() int {
 // is a persistent DataDir. Calling it again does nothing.
 func (pg *Postgres) Stop() error {
 	pg.stopOnce.Do(func() {
+		pg.mu.Lock()
+		defer pg.mu.Unlock()
+		pg.stopped = true
 		var errs []error
 		if pg.proc != nil {
 			errs = append(errs, pg.proc.stop())
