@@ -43,7 +43,9 @@ limitations under the License.
 // condition, as the pod garbage collector fails the pods of a lost node,
 // and replaced (the podFailurePolicy's Ignore rule then keeps them from
 // counting against backoffLimit). Stopping the executor kills every
-// process it started. A pod of its node that is deleted (by the garbage
+// process it started, and so does the death of its own process (a SIGKILL
+// of the manager): the attempts are gone, as the status it writes on
+// restart says. A pod of its node that is deleted (by the garbage
 // collector once its Job is gone, or by hand) is finished as the kubelet
 // finishes it: its process is killed, then the pod is removed.
 package executor

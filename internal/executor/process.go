@@ -98,9 +98,10 @@ func startProcess(s spec, onExit func()) (*process, error) {
 	// The executor's file last: exec keeps the last of duplicate keys.
 	cmd.Env = append(append([]string{}, s.env...), TerminationLogEnv+"="+p.termPath)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// Its own process group, so a deadline kills whatever it started too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	// Its own process group, so a deadline kills whatever it started too;
+	// killed when the executor's process dies (see spawn).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := spawn(cmd); err != nil {
 		_ = logFile.Close()
 		return nil, err
 	}

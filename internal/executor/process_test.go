@@ -18,7 +18,9 @@ package executor
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -130,4 +132,92 @@ func TestKillStopsTheWholeProcessGroup(t *testing.T) {
 		_ = syscall.Kill(child, syscall.SIGKILL)
 		t.Errorf("the child %d outlived the kill: %s", child, b)
 	}
+}
+
+// spawnHelperEnv makes the test binary act as an executor's process in
+// TestAttemptsDieWithTheExecutorProcess.
+const spawnHelperEnv = "REPORTD_EXECUTOR_SPAWN_HELPER"
+
+// TestSpawnHelper is not a test: run with spawnHelperEnv set, it starts an
+// attempt (sleep) from a goroutine locked to its OS thread that then
+// returns, which ends that thread (the way Pdeathsig goes wrong), writes
+// the attempt's pid to the named file and waits to be killed.
+func TestSpawnHelper(t *testing.T) {
+	pidFile := os.Getenv(spawnHelperEnv)
+	if pidFile == "" {
+		t.Skip("a helper process of TestAttemptsDieWithTheExecutorProcess")
+	}
+	p, err := startFromEndingThread(spec{path: "/bin/sleep", args: []string{"300"}, env: []string{"PATH=/usr/bin:/bin"}, dir: filepath.Dir(pidFile)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(p.cmd.Process.Pid)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Minute)
+}
+
+// startFromEndingThread calls startProcess on a goroutine locked to an OS
+// thread other than the main one (Go never ends the main thread), and lets
+// that goroutine return while locked, which ends its thread.
+func startFromEndingThread(s spec) (*process, error) {
+	type started struct {
+		p   *process
+		err error
+		ok  bool
+	}
+	for {
+		out := make(chan started)
+		go func() {
+			runtime.LockOSThread()
+			if syscall.Gettid() == os.Getpid() {
+				out <- started{}
+				select {} // keep the main thread busy, so the next try gets another
+			}
+			p, err := startProcess(s, func() {})
+			out <- started{p: p, err: err, ok: true}
+		}()
+		if r := <-out; r.ok {
+			return r.p, r.err
+		}
+	}
+}
+
+func TestAttemptsDieWithTheExecutorProcess(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "attempt.pid")
+	helper := exec.Command(os.Args[0], "-test.run=^TestSpawnHelper$", "-test.count=1")
+	helper.Env = append(os.Environ(), spawnHelperEnv+"="+pidFile)
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = helper.Process.Kill(); _ = helper.Wait() }()
+	var attempt int
+	for deadline := time.Now().Add(30 * time.Second); attempt == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the helper did not start its attempt within 30s")
+		}
+		b, _ := os.ReadFile(pidFile)
+		attempt, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	defer func() { _ = syscall.Kill(attempt, syscall.SIGKILL) }()
+	// The thread that asked for the attempt ended; the attempt lives on.
+	time.Sleep(200 * time.Millisecond)
+	if !running(attempt) {
+		t.Fatal("the attempt died while its executor's process lived on (Pdeathsig followed an ended thread)")
+	}
+	if err := helper.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = helper.Wait()
+	for deadline := time.Now().Add(5 * time.Second); running(attempt); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the attempt %d outlived its executor's process by 5s", attempt)
+		}
+	}
+}
+
+// running reports whether a process exists and is not a zombie.
+func running(pid int) bool {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	return err == nil && !strings.Contains(string(b), ") Z ")
 }
