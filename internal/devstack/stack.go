@@ -129,6 +129,17 @@ type Options struct {
 	// Progress receives one line per start-up step with its duration;
 	// nothing is written when nil.
 	Progress io.Writer
+	// ManagerBinary, when set, runs the manager (with the local executor
+	// and the facade) as a child process of this reportd executable,
+	// `reportd manager` with the stack's settings, instead of in this
+	// process; Stack.Manager kills and restarts it, for fault tests. Its
+	// log is LogDir/manager.log; Logger then receives nothing of it, and
+	// Done is never closed. The local executor runs this binary too unless
+	// GeneratorBinary says otherwise.
+	ManagerBinary string
+	// ManagerEnv adds environment variables to the manager process, e.g.
+	// REPORTD_<FLAG>=value for a flag the stack does not set.
+	ManagerEnv []string
 	// Logger receives the manager's, executor's and facade's logs.
 	// Start also makes it controller-runtime's and klog's global logger,
 	// since parts of client-go log only there. Discarded when unset.
@@ -177,6 +188,9 @@ type Stack struct {
 	Store storage.Store
 	// LogDir holds kube-controller-manager's and the manager's logs.
 	LogDir string
+	// Manager is the manager's process with Options.ManagerBinary; nil
+	// when the manager runs in this process.
+	Manager *ManagerProcess
 
 	opts    Options
 	repoDir string
@@ -272,7 +286,7 @@ func (s *Stack) start(ctx context.Context) error {
 	}
 	for _, step := range []startStep{
 		{"namespace " + s.Namespace + ": datasource Secret, generator RBAC, policy, sample definitions", s.installObjects},
-		{"manager, " + s.runnerText() + " and facade", s.startManager},
+		{"manager, " + s.runnerText() + " and facade", s.launchManager},
 		{"sample definitions checked against the database", s.waitDefinitionsReady},
 	} {
 		if err := s.step(ctx, step); err != nil {

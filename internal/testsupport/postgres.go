@@ -190,7 +190,7 @@ func postgresCredential() (*syscall.Credential, error) {
 	}
 	u, err := user.Lookup("postgres")
 	if err != nil {
-		return nil, fmt.Errorf("running as root, PostgreSQL must run as the postgres user, which does not exist (%v): run `apt-get install -y postgresql`", err)
+		return nil, fmt.Errorf("running as root, PostgreSQL must run as the postgres user, which does not exist (%w): run `apt-get install -y postgresql`", err)
 	}
 	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
 	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
@@ -304,9 +304,9 @@ func (pg *Postgres) waitReady(ctx context.Context, proc *process) error {
 		}
 		select {
 		case <-proc.done:
-			return fmt.Errorf("postgres exited while starting (%v)", proc.waitErr)
+			return fmt.Errorf("postgres exited while starting (%w)", proc.waitErr)
 		case <-ctx.Done():
-			return fmt.Errorf("postgres did not accept connections on 127.0.0.1:%d: %v", pg.Port, err)
+			return fmt.Errorf("postgres did not accept connections on 127.0.0.1:%d: %w", pg.Port, err)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -340,7 +340,7 @@ func (pg *Postgres) loadSample(ctx context.Context, sizes sampledata.Sizes) erro
 		return fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
 	defer conn.Close(ctx)
-	if err := sampledata.Load(ctx, conn, sizes); err != nil && !(pg.persistent && errors.Is(err, sampledata.ErrSchemaExists)) {
+	if err := sampledata.Load(ctx, conn, sizes); err != nil && (!pg.persistent || !errors.Is(err, sampledata.ErrSchemaExists)) {
 		return fmt.Errorf("load the sample data: %w", err)
 	}
 	pg.readerPassword, err = randomHex(16)

@@ -1,0 +1,215 @@
+/*
+Copyright 2026 The reportd Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package faults
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"reportd.io/reportd/api/v1alpha1"
+)
+
+// burstSize is how many reports the burst asks for at once.
+const burstSize = 100
+
+// burstTimeout bounds the burst from the restart to its last report.
+const burstTimeout = 4 * time.Minute
+
+// TestManagerKilledMidBurst asks for 100 reports at once, kills the
+// manager with SIGKILL while some are done, some running and the rest
+// waiting, and starts it again. Every report completes, each with exactly
+// one Job (the restarted manager adopts what the killed one created and
+// creates the rest, never a second), the row count the database gives,
+// and a file matching its recorded checksum. The reports' processes die
+// with the manager, and their attempts are replaced without using up
+// retries (their Jobs count no failed attempt).
+func TestManagerKilledMidBurst(t *testing.T) {
+	watched := watchAll(t)
+	run := newName("burst")
+	windows := make(map[string][2]string, burstSize)
+	var names []string
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range burstSize {
+		// Five days of orders each, a week apart: distinct small reports.
+		from := start.AddDate(0, 0, 7*i)
+		to := from.AddDate(0, 0, 4)
+		r := request{typ: "sales", labels: map[string]string{"faults.reportd.io/run": run}, params: map[string]string{
+			"startDate": from.Format(time.DateOnly), "endDate": to.Format(time.DateOnly),
+		}}
+		name := r.create(t, fmt.Sprintf("burst-%03d", i))
+		names = append(names, name)
+		windows[name] = [2]string{r.params["startDate"], r.params["endDate"]}
+	}
+	t.Cleanup(func() { deleteRun(t, run) })
+
+	var interrupted map[int]string
+	eventually(t, 3*time.Minute, "a fifth of the reports done and some running", func() (bool, string) {
+		done := countFinished(t, run)
+		interrupted = generatorsOf(names...)
+		return done >= burstSize/5 && done < burstSize-10 && len(interrupted) >= 3,
+			fmt.Sprintf("%d of %d finished, %d running", done, burstSize, len(interrupted))
+	})
+	oldPID := stack.Manager.PID()
+	if err := stack.Manager.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("killed the manager (pid %d) with %d of %d reports finished and %d running",
+		oldPID, countFinished(t, run), burstSize, len(interrupted))
+	eventually(t, 10*time.Second, "the reports' processes gone with the manager", func() (bool, string) {
+		left := generatorsOf(names...)
+		return len(left) == 0, fmt.Sprintf("still running: %v", left)
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	began := time.Now()
+	if err := stack.Manager.Restart(ctx); err != nil {
+		t.Fatalf("restart the manager: %v", err)
+	}
+	t.Logf("the manager (pid %d) was ready again in %.1fs", stack.Manager.PID(), time.Since(began).Seconds())
+
+	eventually(t, burstTimeout, "every report of the burst finished", func() (bool, string) {
+		done := countFinished(t, run)
+		return done == burstSize, fmt.Sprintf("%d of %d finished", done, burstSize)
+	})
+	t.Logf("the burst finished %.1fs after the restart", time.Since(began).Seconds())
+
+	rows := expectedSalesRows(t, windows)
+	var waits, runs []time.Duration
+	for _, name := range names {
+		rr := get(t, name)
+		if st, end := rr.Status.StartedAt, rr.Status.CompletedAt; st != nil && end != nil {
+			waits = append(waits, st.Sub(rr.CreationTimestamp.Time))
+			runs = append(runs, end.Sub(st.Time))
+		}
+		if rr.Status.Phase != v1alpha1.PhaseCompleted {
+			t.Errorf("want Completed, got %s", describe(rr))
+			continue
+		}
+		watched.checkOneJob(t, rr)
+		if failed := job(t, rr).Status.Failed; failed != 0 {
+			t.Errorf("%s: its Job counts %d failed attempts, want 0 (attempts killed with the manager are disruptions)", name, failed)
+		}
+		storedFile(t, rr)
+		if rr.Status.Rows != rows[name] {
+			t.Errorf("%s: %d rows, the database has %d for %v", name, rr.Status.Rows, rows[name], windows[name])
+		}
+	}
+	t.Logf("from creation to start: %s; from start to completion: %s", spread(waits), spread(runs))
+	if disrupted := disruptedAttempts(t); disrupted < len(interrupted) {
+		t.Errorf("%d attempts were marked disrupted after the restart, want one for each of the %d killed", disrupted, len(interrupted))
+	}
+}
+
+// countFinished counts the run's reports that are Completed or Failed.
+func countFinished(t testing.TB, run string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var list v1alpha1.ReportRequestList
+	if err := stack.Client.List(ctx, &list, client.InNamespace(stack.Namespace),
+		client.MatchingLabels{"faults.reportd.io/run": run}); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, rr := range list.Items {
+		if rr.Status.Phase.IsTerminal() {
+			n++
+		}
+	}
+	return n
+}
+
+// disruptedAttempts counts the namespace's pods that the restarted
+// executor failed with a DisruptionTarget: attempts whose process died
+// with the manager.
+func disruptedAttempts(t testing.TB) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var list corev1.PodList
+	if err := stack.Client.List(ctx, &list, client.InNamespace(stack.Namespace)); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, p := range list.Items {
+		if !strings.HasPrefix(p.Name, "rr-burst-") {
+			continue
+		}
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.DisruptionTarget && c.Status == corev1.ConditionTrue {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// expectedSalesRows counts, in the database, the orders of each report's
+// window as the sales type selects them (both days included, UTC).
+func expectedSalesRows(t testing.TB, windows map[string][2]string) map[string]int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, stack.Postgres.ReaderURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	out := map[string]int64{}
+	for name, w := range windows {
+		var n int64
+		err := conn.QueryRow(ctx, `SELECT count(*) FROM orders
+			WHERE created_at >= $1::date::timestamp AT TIME ZONE 'UTC'
+			  AND created_at < ($2::date + 1)::timestamp AT TIME ZONE 'UTC'`, w[0], w[1]).Scan(&n)
+		if err != nil {
+			t.Fatalf("count the orders of %v: %v", w, err)
+		}
+		out[name] = n
+	}
+	return out
+}
+
+// deleteRun deletes a run's reports without waiting for their
+// finalizers: the tests after this one hold their reports at a gate, so
+// the manager's cleanup of 100 reports beside them changes nothing they
+// check.
+func deleteRun(t testing.TB, run string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := stack.Client.DeleteAllOf(ctx, &v1alpha1.ReportRequest{}, client.InNamespace(stack.Namespace),
+		client.MatchingLabels{"faults.reportd.io/run": run}); err != nil {
+		t.Errorf("delete the burst: %v", err)
+	}
+}
+
+// spread describes durations as min/median/max.
+func spread(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "none"
+	}
+	slices.Sort(ds)
+	return fmt.Sprintf("min %s, median %s, max %s", ds[0], ds[len(ds)/2], ds[len(ds)-1])
+}
