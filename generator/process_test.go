@@ -201,7 +201,9 @@ func (h *harness) runProcess(t *testing.T, bin, kubeconfig string, r *report) in
 		return 0
 	case <-time.After(2 * time.Minute):
 		_ = cmd.Process.Kill()
-		<-done
+		if err := <-done; err != nil {
+			t.Logf("the killed generator: %v", err)
+		}
 		t.Fatal("reportd generate did not finish within 2 minutes")
 		return -1
 	}

@@ -165,21 +165,21 @@ func (h *harness) config(r *report, store storage.Store) generator.Config {
 }
 
 // run runs the generator in-process while recording the Job's annotations.
-func (h *harness) run(t *testing.T, r *report, cfg generator.Config) (error, *jobHistory) {
+func (h *harness) run(t *testing.T, r *report, cfg generator.Config) (*jobHistory, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	history := h.watchJob(t, r)
 	err := generator.Run(ctx, cfg)
 	history.stop(t, h, r)
-	return err, history
+	return history, err
 }
 
 func (h *harness) testCSVOnS3(t *testing.T) {
 	def := salesDefinition(t)
 	def.Spec.Progress = &v1alpha1.ProgressEstimate{Mode: v1alpha1.ProgressCount}
 	r := h.newReport(t, def, salesRequest("sales-csv", v1alpha1.FormatCSV))
-	err, history := h.run(t, r, h.config(r, h.s3Store))
+	history, err := h.run(t, r, h.config(r, h.s3Store))
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -207,7 +207,7 @@ func (h *harness) testKeyRangeOnFileStorage(t *testing.T) {
 	r := h.newReport(t, def, salesRequest("sales-keyrange", v1alpha1.FormatCSV))
 	cfg := h.config(r, store)
 	cfg.ProgressInterval = 5 * time.Millisecond
-	err, history := h.run(t, r, cfg)
+	history, err := h.run(t, r, cfg)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -224,7 +224,7 @@ func (h *harness) testKeyRangeFallback(t *testing.T) {
 	def := salesDefinition(t)
 	def.Spec.Progress.KeyColumn = "NoSuchColumn"
 	r := h.newReport(t, def, salesRequest("sales-no-key", v1alpha1.FormatJSONL))
-	err, history := h.run(t, r, h.config(r, h.s3Store))
+	history, err := h.run(t, r, h.config(r, h.s3Store))
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -244,7 +244,7 @@ func (h *harness) testKeyRangeFallback(t *testing.T) {
 
 func (h *harness) testCSVGzip(t *testing.T) {
 	r := h.newReport(t, salesDefinition(t), salesRequest("sales-gz", v1alpha1.FormatCSVGz))
-	err, history := h.run(t, r, h.config(r, h.s3Store))
+	history, err := h.run(t, r, h.config(r, h.s3Store))
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -268,7 +268,7 @@ func (h *harness) testBadParameters(t *testing.T) {
 	req := salesRequest("sales-bad-params", v1alpha1.FormatCSV)
 	req.Spec.Parameters["startDate"] = "2024-02-30"
 	r := h.newReport(t, salesDefinition(t), req)
-	err, history := h.run(t, r, h.config(r, h.s3Store))
+	history, err := h.run(t, r, h.config(r, h.s3Store))
 	msg := h.checkFailure(t, r, history, err, true)
 	if !strings.Contains(msg, `"startDate"`) {
 		t.Errorf("the error %q does not name the parameter startDate", msg)
@@ -300,7 +300,7 @@ func (h *harness) testMaxRows(t *testing.T) {
 				req.Spec.Parameters = nil
 			}
 			r := h.newReport(t, def, req)
-			err, history := h.run(t, r, h.config(r, h.s3Store))
+			history, err := h.run(t, r, h.config(r, h.s3Store))
 			msg := h.checkFailure(t, r, history, err, true)
 			if want := fmt.Sprintf("more than %d rows (maxRows)", c.maxRows); !strings.Contains(msg, want) {
 				t.Errorf("the error %q does not say the report has %s", msg, want)
@@ -313,7 +313,7 @@ func (h *harness) testUnknownType(t *testing.T) {
 	req := salesRequest("sales-unknown", v1alpha1.FormatCSV)
 	req.Spec.Type = "no-such-report"
 	r := h.newReport(t, salesDefinition(t), req)
-	err, history := h.run(t, r, h.config(r, h.s3Store))
+	history, err := h.run(t, r, h.config(r, h.s3Store))
 	if msg := h.checkFailure(t, r, history, err, true); !strings.Contains(msg, `"no-such-report"`) {
 		t.Errorf("the error %q does not name the unknown type", msg)
 	}
@@ -323,7 +323,7 @@ func (h *harness) testRefusedQuery(t *testing.T) {
 	def := salesDefinition(t)
 	def.Spec.Query = strings.Replace(def.Spec.Query, "o.status", "o.no_such_column", 1)
 	r := h.newReport(t, def, salesRequest("sales-refused", v1alpha1.FormatCSV))
-	err, history := h.run(t, r, h.config(r, h.s3Store))
+	history, err := h.run(t, r, h.config(r, h.s3Store))
 	msg := h.checkFailure(t, r, history, err, true)
 	if !strings.Contains(msg, "the database refused the query") || !strings.Contains(msg, "SQLSTATE 42703") {
 		t.Errorf("the error %q does not quote the database's refusal", msg)
@@ -338,7 +338,7 @@ func (h *harness) testUnreachableDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.DatasourceURL = fmt.Sprintf("postgres://nobody@127.0.0.1:%d/reportd?sslmode=disable&connect_timeout=5", port)
-	err, history := h.run(t, r, cfg)
+	history, err := h.run(t, r, cfg)
 	if msg := h.checkFailure(t, r, history, err, false); !strings.Contains(msg, "could not reach the database") {
 		t.Errorf("the error %q does not say the database could not be reached", msg)
 	}
@@ -348,7 +348,7 @@ func (h *harness) testFormatNotAllowed(t *testing.T) {
 	def := salesDefinition(t)
 	def.Spec.Formats = []v1alpha1.ReportFormat{v1alpha1.FormatCSV, v1alpha1.FormatCSVGz}
 	r := h.newReport(t, def, salesRequest("sales-xlsx", v1alpha1.FormatXLSX))
-	err, history := h.run(t, r, h.config(r, h.s3Store))
+	history, err := h.run(t, r, h.config(r, h.s3Store))
 	if msg := h.checkFailure(t, r, history, err, true); !strings.Contains(msg, `format "xlsx" is not allowed`) {
 		t.Errorf("the error %q does not name the refused format", msg)
 	}

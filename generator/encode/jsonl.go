@@ -127,7 +127,7 @@ func (e *jsonlEncoder) boolean(v []byte) error {
 
 // json embeds a json or jsonb value, compacted when it spans lines.
 func (e *jsonlEncoder) json(v []byte) error {
-	if bytes.IndexAny(v, "\r\n") < 0 {
+	if !bytes.ContainsAny(v, "\r\n") {
 		_, err := e.w.Write(v)
 		return err
 	}

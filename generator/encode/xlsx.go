@@ -467,11 +467,16 @@ func isExcelEscape(v []byte) bool {
 		return false
 	}
 	for _, c := range v[2:6] {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+		if !isHexDigit(c) {
 			return false
 		}
 	}
 	return true
+}
+
+// isHexDigit reports whether c is 0-9, a-f or A-F.
+func isHexDigit(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 // writeExcelEscape writes r as _xHHHH_.

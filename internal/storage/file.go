@@ -193,12 +193,7 @@ func (s *fileStore) AbortStaleUploads(_ context.Context, prefix string, olderTha
 		if d.IsDir() || !strings.HasSuffix(d.Name(), partialSuffix) {
 			return nil
 		}
-		rel, err := filepath.Rel(s.dir, filepath.Join(filepath.Dir(p), partialTarget(d.Name())))
-		if err != nil || !strings.HasPrefix(filepath.ToSlash(rel), prefix) {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil || !info.ModTime().Before(olderThan) {
+		if !s.isStalePartial(p, d, prefix, olderThan) {
 			return nil
 		}
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -211,6 +206,18 @@ func (s *fileStore) AbortStaleUploads(_ context.Context, prefix string, olderTha
 		return removed, fmt.Errorf("removing stale partial files: %w", err)
 	}
 	return removed, nil
+}
+
+// isStalePartial reports whether the partial file at p, found by the walk,
+// becomes a file under prefix and was last written before olderThan. A
+// file that vanished meanwhile is not stale: its writer finished or gave up.
+func (s *fileStore) isStalePartial(p string, d fs.DirEntry, prefix string, olderThan time.Time) bool {
+	rel, err := filepath.Rel(s.dir, filepath.Join(filepath.Dir(p), partialTarget(d.Name())))
+	if err != nil || !strings.HasPrefix(filepath.ToSlash(rel), prefix) {
+		return false
+	}
+	info, err := d.Info()
+	return err == nil && info.ModTime().Before(olderThan)
 }
 
 // removePartials removes the partial files in dir that match.
