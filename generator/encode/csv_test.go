@@ -19,8 +19,8 @@ package encode
 import (
 	"bytes"
 	"compress/gzip"
-	"encoding/csv"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -241,44 +241,171 @@ func TestFormatNames(t *testing.T) {
 	}
 }
 
-// FuzzCSV writes arbitrary text values and NULLs and reads the file back
-// with encoding/csv, which accepts COPY's CSV: every value must come back
-// as it went in (NULL and "" both read as empty), the header included.
+// FuzzCSV writes arbitrary text values and NULLs, in text and non-text
+// columns, with and without formula neutralisation, and reads the file
+// back as PostgreSQL's COPY FROM reads CSV (parseCopyCSV): the header and
+// every value come back exactly, NULL as NULL and "" as the empty string,
+// and the only change is the leading single quote of a neutralised text
+// cell. A one-column file exercises the lone \. rule.
 func FuzzCSV(f *testing.F) {
-	f.Add("plain", "Smith, John", false, true)
-	f.Add(`Dwayne "The Rock"`, "", true, false)
-	f.Add("Line One\nLine Two", "Carriage\r\nReturn", false, false)
-	f.Add(`\.`, `"Fully Quoted"`, false, true)
-	f.Add("Zoë 山田 🎉", "  padded ", true, true)
-	f.Add("\"", "\n", false, false)
-	f.Add("a\r", "\rb", false, true)
-	f.Fuzz(func(t *testing.T, a, b string, aNull, bNull bool) {
-		if strings.ContainsRune(a+b, 0) {
+	f.Add("plain", "Smith, John", "42", uint8(0), false, false)
+	f.Add(`Dwayne "The Rock"`, "", "-5", uint8(0b000010), false, false)
+	f.Add("Line One\nLine Two", "Carriage\r\nReturn", "\r", uint8(0), true, false)
+	f.Add(`\.`, `"Fully Quoted"`, `\.`, uint8(0b100000), false, true)
+	f.Add("Zoë 山田 🎉", "  padded ", "", uint8(0b111111), false, false)
+	f.Add("\"", "\n", ",", uint8(0b010101), false, false)
+	f.Add("a\r", "\rb", "\r\n", uint8(0), false, true)
+	f.Add(`=HYPERLINK("http://evil.example/","Click")`, "+31 20 123", "-5", uint8(0), false, false)
+	f.Add("@SUM(A1:A9)", "\tTabbed", "=1+2", uint8(0), false, false)
+	f.Add("@SUM(A1:A9)", "\tTabbed", "=1+2", uint8(0), true, false)
+	f.Add("\rCR first", "'already quoted", "-", uint8(0b001000), false, true)
+	f.Add(`\N`, "NULL", "\\.", uint8(0), false, true)
+	f.Fuzz(func(t *testing.T, a, b, c string, nulls uint8, keepFormulas, single bool) {
+		if strings.ContainsRune(a+b+c, 0) {
 			t.Skip("PostgreSQL text never holds NUL")
 		}
-		cols := []Column{{Name: a, OID: pgtype.TextOID}, {Name: b, OID: pgtype.TextOID}}
-		in := [][]byte{[]byte(a), []byte(b)}
-		if aNull {
-			in[0] = nil
+		cols := []Column{{Name: a, OID: pgtype.TextOID}, {Name: b, OID: pgtype.TextOID}, {Name: "n", OID: pgtype.Int8OID}}
+		rows := [][][]byte{{[]byte(a), []byte(b), []byte(c)}, {[]byte(c), []byte(a), []byte(b)}}
+		if single {
+			cols = cols[:1]
+			rows = [][][]byte{{[]byte(b)}, {[]byte(c)}}
 		}
-		if bNull {
-			in[1] = nil
+		for i, r := range rows {
+			for j := range r {
+				if nulls&(1<<(i*3+j)) != 0 {
+					r[j] = nil
+				}
+			}
 		}
-		out := encodeAll(t, v1alpha1.FormatCSV, Options{KeepFormulas: true}, cols, in)
-		r := csv.NewReader(bytes.NewReader(out))
-		r.FieldsPerRecord = 2
-		records, err := r.ReadAll()
+		out := encodeAll(t, v1alpha1.FormatCSV, Options{KeepFormulas: keepFormulas}, cols, rows...)
+		got, err := parseCopyCSV(out)
 		if err != nil {
-			t.Fatalf("encoding/csv cannot read %q: %v", out, err)
+			t.Fatalf("COPY FROM would refuse %q: %v", out, err)
 		}
-		// encoding/csv turns CRLF inside quoted fields into LF; COPY and
-		// this encoder keep the bytes, so compare after the same folding.
-		fold := func(v string) string { return strings.ReplaceAll(v, "\r\n", "\n") }
-		want := [][]string{{fold(a), fold(b)}, {fold(string(in[0])), fold(string(in[1]))}}
-		if diff := cmp.Diff(want, records); diff != "" {
+		want := [][]*string{make([]*string, len(cols))}
+		for j, col := range cols {
+			want[0][j] = &col.Name
+		}
+		for _, r := range rows {
+			want = append(want, expectedCells(cols, r, keepFormulas))
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("read back (-want +got):\n%s\nfile: %q", diff, out)
 		}
 	})
+}
+
+// expectedCells is what a row must read back as: NULL stays NULL, and a
+// text cell a spreadsheet would run as a formula gains a leading quote
+// unless formulas are kept. Nothing else changes.
+func expectedCells(cols []Column, r [][]byte, keepFormulas bool) []*string {
+	out := make([]*string, len(r))
+	for j, v := range r {
+		if v == nil {
+			continue
+		}
+		text := string(v)
+		if !keepFormulas && cols[j].OID == pgtype.TextOID && text != "" && strings.ContainsRune("=+-@\t\r", rune(text[0])) {
+			text = "'" + text
+		}
+		out[j] = &text
+	}
+	return out
+}
+
+// parseCopyCSV reads CSV as PostgreSQL's COPY ... FROM STDIN WITH (FORMAT
+// csv) reads it (CopyReadAttributesCSV in copyfromparse.c), with the
+// default NULL string, and returns each record's fields, nil for NULL:
+//   - an unquoted empty field is NULL; a quoted one ("") the empty string;
+//   - inside quotes, "" is one quote, and CR, LF and commas are data;
+//   - a line holding only \. is the end-of-data marker.
+//
+// It is stricter than COPY where COPY would accept something our encoder
+// must never write: text after a closing quote, a quote or a CR inside an
+// unquoted field, CRLF line ends, a last line without LF, and the
+// end-of-data marker all fail.
+func parseCopyCSV(data []byte) ([][]*string, error) {
+	var records [][]*string
+	for len(data) > 0 {
+		if bytes.HasPrefix(data, []byte("\\.\n")) {
+			return nil, errors.New(`a line holding only \. ends the data early`)
+		}
+		var record []*string
+		for {
+			field, rest, err := parseCopyField(data)
+			if err != nil {
+				return nil, fmt.Errorf("record %d, field %d: %w", len(records)+1, len(record)+1, err)
+			}
+			record = append(record, field)
+			if len(rest) == 0 {
+				return nil, fmt.Errorf("record %d does not end with LF", len(records)+1)
+			}
+			data = rest[1:]
+			if rest[0] == '\n' {
+				break
+			}
+		}
+		records = append(records, record)
+	}
+	return records, nil
+}
+
+// parseCopyField reads one field and returns it with the rest of the data,
+// which starts at the comma or LF after the field (or is empty).
+func parseCopyField(data []byte) (*string, []byte, error) {
+	if len(data) > 0 && data[0] == '"' {
+		var value []byte
+		rest := data[1:]
+		for {
+			i := bytes.IndexByte(rest, '"')
+			if i < 0 {
+				return nil, nil, errors.New("unterminated quoted field")
+			}
+			value = append(value, rest[:i]...)
+			rest = rest[i+1:]
+			if len(rest) > 0 && rest[0] == '"' {
+				value = append(value, '"')
+				rest = rest[1:]
+				continue
+			}
+			if len(rest) > 0 && rest[0] != ',' && rest[0] != '\n' {
+				return nil, nil, fmt.Errorf("%q after a closing quote", rest[0])
+			}
+			text := string(value)
+			return &text, rest, nil
+		}
+	}
+	end := bytes.IndexAny(data, ",\n")
+	if end < 0 {
+		end = len(data)
+	}
+	value := data[:end]
+	switch {
+	case bytes.IndexByte(value, '"') >= 0:
+		return nil, nil, fmt.Errorf("a quote inside the unquoted field %q", value)
+	case bytes.IndexByte(value, '\r') >= 0:
+		return nil, nil, fmt.Errorf("an unquoted carriage return in %q", value)
+	case len(value) == 0:
+		return nil, data[end:], nil
+	}
+	text := string(value)
+	return &text, data[end:], nil
+}
+
+func TestParseCopyCSV(t *testing.T) {
+	got, err := parseCopyCSV([]byte("a,b,c\n,\"\",\"x\"\"y\nz\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]*string{{s("a"), s("b"), s("c")}, {nil, s(""), s("x\"y\nz")}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
+	}
+	for _, bad := range []string{"a", "a\r\n", "\"a\"b\n", "a\"b\n", "\"a\n", "\\.\n", "a\n\\.\n"} {
+		if _, err := parseCopyCSV([]byte(bad)); err == nil {
+			t.Errorf("%q was read without an error", bad)
+		}
+	}
 }
 
 // BenchmarkCSVRow measures the per-row cost of the CSV encoder on a row

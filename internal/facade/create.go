@@ -29,10 +29,13 @@ import (
 	"maps"
 	"mime"
 	"net/http"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -199,8 +202,8 @@ func idempotencyKey(r *http.Request) (string, error) {
 // notPrintableASCII reports characters outside printable ASCII.
 func notPrintableASCII(c rune) bool { return c < 0x20 || c > 0x7e }
 
-// decodeCreate reads the body strictly: JSON only, bounded, one object,
-// no unknown fields.
+// decodeCreate reads the body strictly: JSON only, bounded, UTF-8, one
+// object, no unknown fields, no field given twice.
 func (s *Server) decodeCreate(w http.ResponseWriter, r *http.Request) (*CreateRequest, error) {
 	if err := requireJSON(r); err != nil {
 		return nil, err
@@ -213,16 +216,159 @@ func (s *Server) decodeCreate(w http.ResponseWriter, r *http.Request) (*CreateRe
 		}
 		return nil, fmt.Errorf("reading the request body: %w", err)
 	}
+	// encoding/json would replace invalid UTF-8 with U+FFFD and so change
+	// a parameter value behind the user's back; JSON must be UTF-8 anyway.
+	if !utf8.Valid(data) {
+		return nil, fieldError(http.StatusBadRequest, "body", "is not valid UTF-8")
+	}
+	// Syntax first (and one value only), then names, then types.
 	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var body CreateRequest
-	if err := dec.Decode(&body); err != nil {
+	var value json.RawMessage
+	if err := dec.Decode(&value); err != nil {
 		return nil, decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, fieldError(http.StatusBadRequest, "body", "must hold exactly one JSON object")
 	}
+	// encoding/json matches names ignoring case, and would then name the
+	// struct's field in an error, not what the user wrote.
+	if err := checkNames(value); err != nil {
+		return nil, err
+	}
+	strict := json.NewDecoder(bytes.NewReader(value))
+	strict.DisallowUnknownFields()
+	var body CreateRequest
+	if err := strict.Decode(&body); err != nil {
+		return nil, decodeError(err)
+	}
 	return &body, nil
+}
+
+// createFields are the JSON names of CreateRequest's fields.
+var createFields = func() map[string]bool {
+	names := map[string]bool{}
+	t := reflect.TypeFor[CreateRequest]()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		names[name] = true
+	}
+	return names
+}()
+
+// checkNames walks one syntactically valid JSON value and refuses what
+// encoding/json would let through: a top level that is not an object
+// (null), a name that matches a field only when case is ignored, and a
+// name given twice, at the top or among the parameters (encoding/json
+// keeps the last; a proxy or a log reader may take the first). It also
+// refuses unknown names.
+func checkNames(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	tok, err := dec.Token()
+	if err != nil {
+		return decodeError(err)
+	}
+	if tok != json.Delim('{') {
+		return fieldError(http.StatusBadRequest, "body", "must be a JSON object")
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		name, err := nextName(dec)
+		if err != nil {
+			return err
+		}
+		switch {
+		case name == "":
+			return fieldError(http.StatusBadRequest, "body", "has a member with an empty name, which is not a known field")
+		case !createFields[name]:
+			return unknownField(name)
+		case seen[name]:
+			return fieldError(http.StatusBadRequest, name, "is given twice")
+		}
+		seen[name] = true
+		if name == "parameters" {
+			err = checkParameterNames(dec)
+		} else {
+			err = skipValue(dec)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unknownField refuses a name the request does not have, with a hint when
+// it differs from one only in case.
+func unknownField(name string) error {
+	for known := range createFields {
+		if strings.EqualFold(known, name) {
+			return fieldError(http.StatusBadRequest, name, fmt.Sprintf("is not a known field (names are case-sensitive: %s)", known))
+		}
+	}
+	return fieldError(http.StatusBadRequest, name, "is not a known field")
+}
+
+// checkParameterNames reads the parameters object (or null) and refuses a
+// parameter given twice.
+func checkParameterNames(dec *json.Decoder) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return decodeErrorOrNil(err)
+	}
+	switch tok {
+	case nil:
+		return nil // null: no parameters
+	case json.Delim('{'):
+	default:
+		return fieldError(http.StatusBadRequest, "parameters", "must be a JSON object")
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		name, err := nextName(dec)
+		if err != nil {
+			return err
+		}
+		if seen[name] {
+			return fieldError(http.StatusBadRequest, "parameters."+name, "is given twice")
+		}
+		seen[name] = true
+		if err := skipValue(dec); err != nil {
+			return err
+		}
+	}
+	_, err = dec.Token() // the closing brace
+	return decodeErrorOrNil(err)
+}
+
+// nextName reads an object member's name.
+func nextName(dec *json.Decoder) (string, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return "", decodeErrorOrNil(err)
+	}
+	name, ok := tok.(string)
+	if !ok {
+		return "", fieldError(http.StatusBadRequest, "body", "is not valid JSON")
+	}
+	return name, nil
+}
+
+// skipValue reads past one value.
+func skipValue(dec *json.Decoder) error {
+	var raw json.RawMessage
+	return decodeErrorOrNil(dec.Decode(&raw))
+}
+
+// decodeErrorOrNil is decodeError for a possibly nil error met inside an
+// object, where the end of the input means it ends too early.
+func decodeErrorOrNil(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, io.EOF):
+		return decodeError(io.ErrUnexpectedEOF)
+	}
+	return decodeError(err)
 }
 
 // requireJSON answers 415 unless the body is declared as JSON.
@@ -242,6 +388,9 @@ func decodeError(err error) error {
 	switch {
 	case errors.Is(err, io.EOF):
 		return fieldError(http.StatusBadRequest, "body", "is empty; send a JSON object")
+	case errors.As(err, &syntax) && strings.Contains(syntax.Error(), "max depth"):
+		// encoding/json stops at 10,000 levels of nesting; no request needs 3.
+		return fieldError(http.StatusBadRequest, "body", fmt.Sprintf("is nested too deeply (at byte %d)", syntax.Offset))
 	case errors.As(err, &syntax):
 		return fieldError(http.StatusBadRequest, "body", fmt.Sprintf("is not valid JSON (at byte %d)", syntax.Offset))
 	case errors.Is(err, io.ErrUnexpectedEOF):
@@ -252,7 +401,11 @@ func decodeError(err error) error {
 		}
 		return fieldError(http.StatusBadRequest, typeErr.Field, "must be a JSON "+jsonKind(typeErr.Type.Kind().String()))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		// encoding/json quotes the name with %q.
+		name, unquoteErr := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		if unquoteErr != nil || name == "" {
+			return fieldError(http.StatusBadRequest, "body", "has a member whose name is not a known field")
+		}
 		return fieldError(http.StatusBadRequest, name, "is not a known field")
 	default:
 		return fieldError(http.StatusBadRequest, "body", "is not a valid request")

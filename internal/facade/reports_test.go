@@ -18,6 +18,7 @@ package facade_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -297,6 +298,15 @@ func TestBrokenReportTypeIsRefused(t *testing.T) {
 	}
 }
 
+// manyParameters is n distinct parameters as JSON members.
+func manyParameters(n int) string {
+	members := make([]string, n)
+	for i := range members {
+		members[i] = fmt.Sprintf(`"p%d": "%d"`, i, i)
+	}
+	return strings.Join(members, ", ")
+}
+
 // expectField checks an error body names field with a message containing msg.
 func expectField(t *testing.T, resp *response, field, msg string) {
 	t.Helper()
@@ -347,6 +357,15 @@ func TestBadInputCreatesNothing(t *testing.T) {
 		{"no content type", salesBody, []string{"Content-Type", ""}, 415, "Content-Type", "application/json"},
 		{"form post", "reportType=sales", []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, "Content-Type", "application/json"},
 		{"bad Idempotency-Key", salesBody, []string{"Idempotency-Key", strings.Repeat("k", 300)}, 400, "Idempotency-Key", "printable ASCII"},
+		{"invalid UTF-8", "{\"reportType\": \"sa\xffles\"}", nil, 400, "body", "is not valid UTF-8"},
+		{"invalid UTF-8 in a parameter", `{"reportType": "sales", "parameters": {"startDate": "2025-01-01", "endDate": "2025-01-3` + "\xc3" + `"}}`, nil, 400, "body", "is not valid UTF-8"},
+		{"deeply nested JSON", `{"reportType": "sales", "parameters": {"x": ` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}}`, nil, 400, "body", "nested too deeply"},
+		{"null body", `null`, nil, 400, "body", "must be a JSON object"},
+		{"field name in another case", `{"ReportType": "inventory"}`, nil, 400, "ReportType", "not a known field (names are case-sensitive: reportType)"},
+		{"field given twice", `{"reportType": "inventory", "reportType": "sales"}`, nil, 400, "reportType", "is given twice"},
+		{"parameter given twice", `{"reportType": "sales", "parameters": {"startDate": "2025-01-01", "startDate": "2025-01-02", "endDate": "2025-01-31"}}`, nil, 400, "parameters.startDate", "is given twice"},
+		{"too many parameters", `{"reportType": "sales", "parameters": {` + manyParameters(33) + `}}`, nil, 422, "parameters", "must have at most 32 entries"},
+		{"oversize parameter value", `{"reportType": "sales", "parameters": {"startDate": "` + strings.Repeat("9", 4097) + `", "endDate": "2025-01-31"}}`, nil, 422, "parameters.startDate", "must be at most 4096 bytes"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
