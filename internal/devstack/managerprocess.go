@@ -25,10 +25,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"reportd.io/reportd/internal/manager"
+	"reportd.io/reportd/internal/notify"
 	"reportd.io/reportd/internal/testsupport"
 )
 
@@ -111,6 +114,7 @@ func (s *Stack) newManagerProcess() (*ManagerProcess, error) {
 	if s.opts.ProgressInterval > 0 {
 		args = append(args, "--progress-interval", s.opts.ProgressInterval.String())
 	}
+	args = append(args, notifyArgs(s.notifyConfig())...)
 	if !s.opts.JobController {
 		if s.opts.GeneratorBinary == "" {
 			s.opts.GeneratorBinary = s.opts.ManagerBinary
@@ -126,6 +130,20 @@ func (s *Stack) newManagerProcess() (*ManagerProcess, error) {
 		bin: s.opts.ManagerBinary, args: args, env: append(env, s.opts.ManagerEnv...),
 		logPath: filepath.Join(s.LogDir, "manager.log"), probeURL: "http://" + probeAddr + "/readyz",
 	}, nil
+}
+
+// notifyArgs are the manager's flags for the stack's notification
+// settings, the ones the in-process manager gets.
+func notifyArgs(c manager.NotifyConfig) []string {
+	d := c.Delivery
+	return []string{
+		"--smtp-host", c.SMTP.Host, "--smtp-port", strconv.Itoa(c.SMTP.Port),
+		"--smtp-from", c.SMTP.From, "--smtp-tls", string(c.SMTP.TLS),
+		notify.AllowCIDRsFlag, strings.Join(c.WebhookAllowCIDRs, ","),
+		"--notify-max-attempts", strconv.Itoa(int(d.MaxAttempts)),
+		"--notify-backoff", d.Backoff.String(), "--notify-max-backoff", d.MaxBackoff.String(),
+		"--notify-timeout", d.AttemptTimeout.String(),
+	}
 }
 
 // fixedAddress turns an address with port 0 into one with a port that

@@ -635,3 +635,39 @@ func generatorsOf(names ...string) map[int]string {
 	}
 	return out
 }
+
+// emailRecord is a report's e-mail delivery record; nil before it is claimed.
+func emailRecord(t testing.TB, name string) *v1alpha1.NotificationStatus {
+	t.Helper()
+	rr, err := tryGet(name)
+	if err != nil {
+		return nil
+	}
+	for i := range rr.Status.Notifications {
+		if n := &rr.Status.Notifications[i]; n.Channel == v1alpha1.ChannelEmail {
+			return n
+		}
+	}
+	return nil
+}
+
+// mailsTo lists the mails mailpit received for addr.
+func mailsTo(t testing.TB, addr string) []testsupport.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	all, err := stack.Mail.Messages(ctx)
+	if err != nil {
+		t.Fatalf("read the mails: %v", err)
+	}
+	var out []testsupport.Message
+	for _, m := range all {
+		for _, to := range m.To {
+			if to.Address == addr {
+				out = append(out, m)
+				break
+			}
+		}
+	}
+	return out
+}

@@ -18,11 +18,12 @@ limitations under the License.
 // with the manager as a separate process and S3 storage, and faults
 // injected in the middle of reports: the generator process killed,
 // PostgreSQL stopped, the S3 server killed during an upload, the manager
-// killed with SIGKILL during a burst of 100 reports. Each test checks what
-// a user would: the report ends Completed with a file equal to psql's
-// export of the same query, or Failed with a message that says why, and
-// never Completed with partial data; one Job per report, whatever
-// happened. docs/testing.md lists what each test proves.
+// killed with SIGKILL during a burst of 100 reports, the SMTP server down.
+// Each test checks what a user would: the report ends Completed with a
+// file equal to psql's export of the same query, or Failed with a message
+// that says why, and never Completed with partial data; one Job and one
+// e-mail per report, whatever happened. docs/testing.md lists what each
+// test proves.
 //
 // The tests share one stack and run one after another: a fault hits the
 // whole stack.
