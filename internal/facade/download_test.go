@@ -17,10 +17,13 @@ limitations under the License.
 package facade_test
 
 import (
+	"context"
+	"io"
 	"mime"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -168,4 +171,71 @@ func TestDownloadOfAVanishedFileIs410(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.request(http.MethodGet, "/api/v1/reports/"+rep.ID+"/download", aliceToken, "").expect(t, http.StatusGone)
+}
+
+// countingStore counts the reads that reach a store.
+type countingStore struct {
+	storage.Store
+	reads atomic.Int64
+}
+
+func (c *countingStore) Open(ctx context.Context, key string) (io.ReadCloser, storage.ObjectInfo, error) {
+	c.reads.Add(1)
+	return c.Store.Open(ctx, key)
+}
+
+func (c *countingStore) Head(ctx context.Context, key string) (storage.ObjectInfo, error) {
+	c.reads.Add(1)
+	return c.Store.Head(ctx, key)
+}
+
+func (c *countingStore) PresignGet(ctx context.Context, key string, ttl time.Duration, name string) (string, error) {
+	c.reads.Add(1)
+	return c.Store.PresignGet(ctx, key, ttl, name)
+}
+
+func TestPathTraversalIDsReadNothing(t *testing.T) {
+	store := &countingStore{Store: newStore(t, true)}
+	h := newHarness(t, harnessOptions{store: store})
+	rep := completedReport(t, h)
+	h.request(http.MethodGet, "/api/v1/reports/"+rep.ID+"/download", aliceToken, "").expect(t, http.StatusOK)
+	if store.reads.Load() == 0 {
+		t.Fatal("a real download read nothing: the counter proves nothing")
+	}
+	store.reads.Store(0)
+	// 404 when the path, decoded, is not clean: no route is tried, not
+	// even one that the cleaned path would match (ServeMux would redirect
+	// there). 400 naming "id" when a segment holds what no ReportRequest
+	// name holds. Never the file, never a read of the store.
+	cases := map[string]int{
+		"/api/v1/reports/../reports":                                http.StatusNotFound,
+		"/api/v1/reports/../../../etc/passwd/download":              http.StatusNotFound,
+		"/api/v1/reports/" + rep.ID + "/../" + rep.ID + "/download": http.StatusNotFound,
+		"/api/v1/reports/./" + rep.ID + "/download":                 http.StatusNotFound,
+		"/api/v1/reports//" + rep.ID + "/download":                  http.StatusNotFound,
+		"/api/v1/reports/%2e%2e/download":                           http.StatusNotFound,
+		"/api/v1/reports/%2e%2e%2f%2e%2e%2fetc%2fpasswd":            http.StatusNotFound,
+		"/api/v1/reports/%2e%2e%2f%2e%2e%2fetc%2fpasswd/download":   http.StatusNotFound,
+		"/api/v1/reports/..%2f" + rep.ID + "/download":              http.StatusNotFound,
+		"/api/v1/reports/" + rep.ID + "%2f..%2f..%2fx/download":     http.StatusNotFound,
+		"/api/v1/reports/..%2f" + rep.ID + "/file?expires=1&sig=x":  http.StatusNotFound,
+		"/api/v1/reports/..%5c..%5cwindows/download":                http.StatusBadRequest,
+		"/api/v1/reports/%252e%252e%252f/download":                  http.StatusBadRequest,
+		"/api/v1/reports/a..b/download":                             http.StatusBadRequest,
+	}
+	for path, want := range cases {
+		resp := h.request(http.MethodGet, path, aliceToken, "")
+		if resp.status != want || !strings.HasPrefix(resp.header.Get("Content-Type"), "application/json") {
+			t.Errorf("GET %s: %d %q %s; want %d in JSON", path, resp.status, resp.header.Get("Content-Type"), resp.body, want)
+		}
+		if want == http.StatusBadRequest {
+			expectField(t, resp, "id", "not a report id")
+		}
+		if strings.Contains(string(resp.body), "OrderId") {
+			t.Errorf("GET %s answered the file: %s", path, resp.body)
+		}
+	}
+	if n := store.reads.Load(); n != 0 {
+		t.Errorf("the store was read %d times for paths that name no report", n)
+	}
 }

@@ -19,6 +19,7 @@ package facade
 import (
 	"errors"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -146,6 +147,12 @@ func (s *Server) instrument(mux *http.ServeMux) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		_, pattern := mux.Handler(r)
+		if !canonicalPath(r.URL.Path) {
+			// ServeMux would redirect to the cleaned path; a path with
+			// "..", "." or "//" (also percent-encoded) names no report, so
+			// it gets the plain JSON 404 and never reaches a handler.
+			pattern = ""
+		}
 		if pattern == "" {
 			s.unmatched(rec, r, mux)
 		} else {
@@ -157,6 +164,20 @@ func (s *Server) instrument(mux *http.ServeMux) http.Handler {
 			s.metrics.latency.WithLabelValues(route, r.Method).Observe(time.Since(start).Seconds())
 		}
 	})
+}
+
+// canonicalPath reports whether p is in the form ServeMux cleans paths to:
+// rooted, without "." or ".." segments or empty segments, a trailing slash
+// kept.
+func canonicalPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	clean := path.Clean(p)
+	if strings.HasSuffix(p, "/") && clean != "/" {
+		clean += "/"
+	}
+	return clean == p
 }
 
 // routeLabel is the path part of a mux pattern, or "unmatched".
