@@ -84,6 +84,8 @@ type reportHarnessOptions struct {
 	// s3 stores the files in a real S3 server (versitygw) started for the
 	// spec, instead of a directory.
 	s3 bool
+	// limits are the manager's queue limits; none when zero.
+	limits Limits
 }
 
 // newReportHarness creates the namespace and starts the managers; the
@@ -181,6 +183,7 @@ func (h *reportHarness) startManager() {
 	Expect((&ReportRequestReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("reportd-manager"),
 		Store: h.store, Settings: h.settings(), Defaults: DefaultDefaults(), ProgressInterval: h.opts.progressInterval,
+		Limits: h.opts.limits,
 	}).SetupWithManager(h.ctx, mgr)).To(Succeed())
 	h.stopManager = runManager(mgr)
 }

@@ -34,6 +34,18 @@ const (
 	// ReasonFormatNotAllowed: the definition does not offer the format.
 	ReasonFormatNotAllowed = "FormatNotAllowed"
 
+	// ReasonQueued: the request waits for a free slot under the manager's
+	// limits (the Ready condition's reason while queued).
+	ReasonQueued = "Queued"
+	// ReasonManagerLimit: the Queued condition's reason when the
+	// manager-wide limit of running reports held the request.
+	ReasonManagerLimit = "ManagerLimit"
+	// ReasonRequesterLimit: the Queued condition's reason when the
+	// requester's own limit of running reports held the request.
+	ReasonRequesterLimit = "RequesterLimit"
+	// ReasonAdmitted: the Queued condition's reason (False) once the
+	// request left the queue and its Job was created.
+	ReasonAdmitted = "Admitted"
 	// ReasonPending: the Job exists; no pod is ready yet.
 	ReasonPending = "Pending"
 	// ReasonProcessing: the report is being generated.

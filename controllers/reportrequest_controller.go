@@ -74,12 +74,16 @@ type ReportRequestReconciler struct {
 	// ProgressInterval is the least time between two progress writes of
 	// one report; DefaultProgressInterval when zero.
 	ProgressInterval time.Duration
+	// Limits bound the report Jobs running at once; none when zero.
+	Limits Limits
 
 	writes writeLog
+	queue  *admissionQueue
 }
 
 // SetupWithManager registers the controller: requests, the Jobs they own,
-// those Jobs' pods, and the definitions requests wait for.
+// those Jobs' pods, and the definitions requests wait for; finished Jobs
+// and requests leaving the queue wake the queued requests that may start.
 func (r *ReportRequestReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
@@ -87,6 +91,7 @@ func (r *ReportRequestReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 	if r.ProgressInterval <= 0 {
 		r.ProgressInterval = DefaultProgressInterval
 	}
+	r.queue = newAdmissionQueue(r.Limits, r.Client)
 	if err := indexRequestType(ctx, mgr.GetFieldIndexer()); err != nil {
 		return err
 	}
@@ -94,6 +99,8 @@ func (r *ReportRequestReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 		Named(RequestControllerName).
 		For(&v1alpha1.ReportRequest{}).
 		Owns(&batchv1.Job{}).
+		Watches(&batchv1.Job{}, r.jobQueueEvents()).
+		Watches(&v1alpha1.ReportRequest{}, r.requestQueueEvents()).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.requestForPod)).
 		Watches(&v1alpha1.ReportDefinition{}, handler.EnqueueRequestsFromMapFunc(r.requestsForDefinition)).
 		Complete(r)
@@ -155,8 +162,9 @@ func (r *ReportRequestReconciler) findJob(ctx context.Context, rr *v1alpha1.Repo
 	return job, nil
 }
 
-// startJob validates the request and creates its Job. An invalid request
-// fails for good; one whose definition is not checked yet waits.
+// startJob validates the request and creates its Job when the queue
+// admits it. An invalid request fails for good; one whose definition is
+// not checked yet waits; one over a limit waits in the queue.
 func (r *ReportRequestReconciler) startJob(ctx context.Context, rr *v1alpha1.ReportRequest, now time.Time) (ctrl.Result, error) {
 	def, v, err := r.validate(ctx, rr)
 	if err != nil {
@@ -168,7 +176,17 @@ func (r *ReportRequestReconciler) startJob(ctx context.Context, rr *v1alpha1.Rep
 	case validationInvalid:
 		return r.writeStatus(ctx, rr, invalidStatus(rr, v, now), now)
 	}
+	admission, err := r.queue.admit(ctx, rr, now)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !admission.admitted {
+		return r.holdInQueue(ctx, rr, admission, now)
+	}
 	job, conflict, err := r.createJob(ctx, rr, def)
+	if err != nil || conflict != "" {
+		r.queue.release(rr)
+	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -220,6 +238,7 @@ func (r *ReportRequestReconciler) observe(ctx context.Context, rr *v1alpha1.Repo
 	// Accepted when its Job was created: a time from the world, so every
 	// reconcile computes the same condition.
 	markValid(&accepted.Status, rr.Generation, job.CreationTimestamp.Time)
+	markAdmitted(&accepted.Status, rr.Generation, job.CreationTimestamp.Time)
 	st := computeStatus(observed{Request: accepted, Job: job, Pods: pods, Result: verdict, Now: now})
 	return r.writeStatus(ctx, rr, st, now)
 }

@@ -121,3 +121,12 @@ func progressOnly(old, next v1alpha1.ReportRequestStatus) bool {
 	masked.Progress, masked.Rows, masked.EstimatedCompletion = old.Progress, old.Rows, old.EstimatedCompletion
 	return equality.Semantic.DeepEqual(old, masked)
 }
+
+// queued reports whether the last status written for the report holds it
+// in the queue: the cache may not show that write yet.
+func (l *writeLog) queued(uid types.UID) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w, ok := l.reports[uid]
+	return ok && isQueued(&w.status)
+}

@@ -123,6 +123,8 @@ func addManagerFlags(fs *pflag.FlagSet, f *managerFlags) {
 	fs.DurationVar(&f.defaultTimeout, "default-timeout", time.Duration(d.TimeoutSeconds)*time.Second, "how long a report may run when the request does not say (a definition's timeout caps it)")
 	fs.Int32Var(&f.defaultRetries, "default-retries", d.Retries, "how often a failed report is retried when the request does not say")
 	fs.DurationVar(&c.ProgressInterval, "progress-interval", controllers.DefaultProgressInterval, "least time between two progress updates of one report's status")
+	fs.IntVar(&c.Limits.MaxRunningJobs, "max-running-jobs", 0, "most report Jobs running at once; more requests wait in the queue (0: no limit)")
+	fs.IntVar(&c.Limits.MaxRunningPerRequester, "max-running-per-requester", 0, "most report Jobs of one requester running at once (0: no limit)")
 	fs.DurationVar(&c.StaleUploadInterval, "stale-upload-interval", controllers.DefaultStaleUploadInterval, "how often to abort uploads left unfinished by stopped generators (0: never)")
 	fs.DurationVar(&c.StaleUploadGrace, "stale-upload-grace", controllers.DefaultStaleUploadGrace, "how old an unfinished upload must be to be aborted; longer than any report may run")
 

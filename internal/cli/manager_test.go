@@ -48,11 +48,12 @@ func parseManagerFlags(t *testing.T, args ...string) (*managerFlags, error) {
 
 func TestManagerFlags(t *testing.T) {
 	t.Setenv("REPORTD_S3_SECRET_KEY", "from-the-environment")
+	t.Setenv("REPORTD_MAX_RUNNING_PER_REQUESTER", "3")
 	f, err := parseManagerFlags(t,
 		"--namespaces=team-a", "--storage=s3://reports/prod", "--s3-endpoint=http://s3:7070", "--s3-path-style",
 		"--s3-credentials-secret=reportd-s3", "--generator-image=registry.example/reportd:v1",
 		"--generator-image-pull-policy=Always", "--job-cpu-limit=2", "--default-retries=4", "--default-timeout=30m",
-		"--stale-upload-grace=12h")
+		"--max-running-jobs=20", "--stale-upload-grace=12h")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,6 +72,9 @@ func TestManagerFlags(t *testing.T) {
 	}
 	if diff := cmp.Diff(controllers.Defaults{TTLSecondsAfterFinished: 7 * 24 * 3600, TimeoutSeconds: 1800, Retries: 4}, c.Defaults); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(controllers.Limits{MaxRunningJobs: 20, MaxRunningPerRequester: 3}, c.Limits); diff != "" {
+		t.Errorf("limits (-want +got):\n%s", diff)
 	}
 	if c.StaleUploadInterval != time.Hour || c.StaleUploadGrace != 12*time.Hour {
 		t.Errorf("stale upload sweep every %s after %s, want every hour after 12h", c.StaleUploadInterval, c.StaleUploadGrace)
@@ -97,6 +101,7 @@ func TestManagerFlagErrors(t *testing.T) {
 		"facade without ns":   {args: []string{"--storage=file:///r", "--generator-image=x"}, wantErr: "--namespace"},
 		"facade ns unwatched": {args: []string{"--namespaces=a,b", "--namespace=c", "--storage=file:///r", "--generator-image=x"}, wantErr: `"c" is not among --namespaces`},
 		"executor kubeconfig": {args: []string{"--disable-facade", "--storage=file:///r", "--local-executor", "--local-executor-binary=/bin/true"}, wantErr: "--local-executor-kubeconfig"},
+		"negative limit":      {args: []string{"--disable-facade", "--storage=file:///r", "--generator-image=x", "--max-running-jobs=-1"}, wantErr: "--max-running-jobs"},
 		"grace under timeout": {args: []string{"--disable-facade", "--storage=file:///r", "--generator-image=x", "--stale-upload-grace=30m"}, wantErr: "--stale-upload-grace (30m0s) must be longer than --default-timeout (1h0m0s)"},
 	}
 	for name, tc := range cases {

@@ -67,6 +67,8 @@ type Config struct {
 	Defaults controllers.Defaults
 	// ProgressInterval is the least time between two progress writes of a report.
 	ProgressInterval time.Duration
+	// Limits bound the report Jobs running at once (the queue); none when zero.
+	Limits controllers.Limits
 	// StaleUploadInterval is how often uploads left unfinished by killed
 	// generators are aborted; 0 turns the sweep off.
 	StaleUploadInterval time.Duration
@@ -112,6 +114,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Defaults.TimeoutSeconds < 1 || c.Defaults.Retries < 0 || c.Defaults.Retries > 10 || c.Defaults.TTLSecondsAfterFinished < 0 {
 		errs = append(errs, errors.New("the defaults need a timeout of at least 1s, 0 to 10 retries and a TTL of at least 0"))
+	}
+	if c.Limits.MaxRunningJobs < 0 || c.Limits.MaxRunningPerRequester < 0 {
+		errs = append(errs, errors.New("--max-running-jobs and --max-running-per-requester must be 0 (no limit) or more"))
 	}
 	if c.StaleUploadInterval < 0 {
 		errs = append(errs, errors.New("--stale-upload-interval must be 0 (no sweep) or more"))
@@ -162,7 +167,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, c Config, deps Deps) error {
 	}
 	reqs := &controllers.ReportRequestReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder(EventRecorderName),
-		Store: deps.Store, Settings: jobs, Defaults: c.Defaults, ProgressInterval: c.ProgressInterval,
+		Store: deps.Store, Settings: jobs, Defaults: c.Defaults, ProgressInterval: c.ProgressInterval, Limits: c.Limits,
 	}
 	if err := reqs.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the ReportRequest controller: %w", err)

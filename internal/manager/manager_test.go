@@ -53,6 +53,8 @@ func TestValidate(t *testing.T) {
 		"local executor needs a binary":  {change: func(c *Config) { c.LocalExecutor = true }, wantErr: "--local-executor-binary"},
 		"retries beyond the API's limit": {change: func(c *Config) { c.Defaults.Retries = 11 }, wantErr: "0 to 10 retries"},
 		"a zero timeout":                 {change: func(c *Config) { c.Defaults.TimeoutSeconds = 0 }, wantErr: "timeout of at least 1s"},
+		"limits":                         {change: func(c *Config) { c.Limits = controllers.Limits{MaxRunningJobs: 10, MaxRunningPerRequester: 2} }},
+		"a negative limit":               {change: func(c *Config) { c.Limits.MaxRunningPerRequester = -1 }, wantErr: "--max-running-per-requester"},
 		"a sweep":                        {change: func(c *Config) { c.StaleUploadInterval, c.StaleUploadGrace = time.Hour, 24*time.Hour }},
 		"no sweep, no grace":             {change: func(c *Config) { c.StaleUploadInterval, c.StaleUploadGrace = 0, 0 }},
 		"a grace shorter than a report":  {change: func(c *Config) { c.StaleUploadInterval, c.StaleUploadGrace = time.Hour, time.Minute }, wantErr: "--stale-upload-grace"},

@@ -287,10 +287,7 @@ func boolSet[V any](m map[string]V) map[string]bool {
 // list) that `reportd manager` does not have yet; the environment
 // variables are then ignored by the manager. Remove a name when the flag
 // lands; a name that exists is never an error.
-var pendingManagerFlags = map[string]bool{
-	"REPORTD_MAX_RUNNING_JOBS":          true,
-	"REPORTD_MAX_RUNNING_PER_REQUESTER": true,
-}
+var pendingManagerFlags = map[string]bool{}
 
 // TestEnvMatchesManagerFlags checks that every REPORTD_* variable the chart
 // sets, and every flag in manager.extraArgs of the full values, is a flag
