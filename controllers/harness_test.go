@@ -86,6 +86,8 @@ type reportHarnessOptions struct {
 	s3 bool
 	// limits are the manager's queue limits; none when zero.
 	limits Limits
+	// metricsAddr serves the manager's metrics; none when empty.
+	metricsAddr string
 }
 
 // newReportHarness creates the namespace and starts the managers; the
@@ -166,7 +168,7 @@ func (h *reportHarness) startManager() {
 	}
 	mgr, err := ctrl.NewManager(counted, ctrl.Options{
 		Scheme:                 testsupport.Scheme(),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
+		Metrics:                metricsserver.Options{BindAddress: cmp.Or(h.opts.metricsAddr, "0")},
 		HealthProbeBindAddress: "0",
 		Cache:                  cacheOpts,
 		// Every spec registers controllers of the same names in this process.

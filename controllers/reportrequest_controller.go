@@ -84,6 +84,7 @@ type ReportRequestReconciler struct {
 // SetupWithManager registers the controller: requests, the Jobs they own,
 // those Jobs' pods, and the definitions requests wait for; finished Jobs
 // and requests leaving the queue wake the queued requests that may start.
+// It also adds the report gauges, computed from the cache at scrape time.
 func (r *ReportRequestReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
@@ -94,6 +95,9 @@ func (r *ReportRequestReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 	r.queue = newAdmissionQueue(r.Limits, r.Client)
 	if err := indexRequestType(ctx, mgr.GetFieldIndexer()); err != nil {
 		return err
+	}
+	if err := mgr.Add(&cacheCollector{reader: r.Client}); err != nil {
+		return fmt.Errorf("adding the report gauges: %w", err)
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(RequestControllerName).
@@ -218,6 +222,7 @@ func (r *ReportRequestReconciler) createJob(ctx context.Context, rr *v1alpha1.Re
 	if err != nil {
 		return nil, "", fmt.Errorf("creating the report's Job: %w", err)
 	}
+	observeAdmission(rr, r.Clock.Now())
 	logf.FromContext(ctx).V(1).Info("Created the report's Job", "job", job.Name)
 	r.Recorder.Eventf(rr, job, corev1.EventTypeNormal, EventJobCreated, actionCreateJob, "Created Job %s", job.Name)
 	return job, "", nil
@@ -290,6 +295,7 @@ func (r *ReportRequestReconciler) writeStatus(ctx context.Context, rr *v1alpha1.
 	r.writes.record(rr.UID, st, now, progressed)
 	if !old.Phase.IsTerminal() && st.Phase.IsTerminal() {
 		r.recordEnd(updated)
+		observeEnd(updated, now)
 	}
 	return ctrl.Result{}, nil
 }
