@@ -56,6 +56,7 @@ var _ = Describe("Deleting reports, with the garbage collector", Ordered, func()
 	It("stops a running report's Job, waits for its pods, then aborts its upload and lets the request go", func() {
 		h := newReportHarness(reportHarnessOptions{s3: true})
 		h.readyDefinition(fakeDefinition("fake"))
+		By("a report in the middle of its upload")
 		h.create(reportRequest("mid", "fake", map[string]string{"mode": "hangUpload"}))
 		rr := h.waitForPhase("mid", v1alpha1.PhaseProcessing, 30*time.Second)
 		key := storage.ReportKey(h.ns, "mid", rr.UID, v1alpha1.FormatCSV)
@@ -67,6 +68,7 @@ var _ = Describe("Deleting reports, with the garbage collector", Ordered, func()
 		pod := &pods[0]
 		h.holdPod(pod)
 
+		By("deleting it while its pod is held in Terminating")
 		Expect(k8sClient.Delete(h.ctx, rr)).To(Succeed())
 		Eventually(h.jobs, 10*time.Second, 50*time.Millisecond).Should(BeEmpty(), "the Job is stopped")
 		Eventually(func(g Gomega) {
@@ -79,6 +81,7 @@ var _ = Describe("Deleting reports, with the garbage collector", Ordered, func()
 		}, 2*time.Second, 100*time.Millisecond).Should(Succeed(),
 			"while a pod may still upload, the request and the upload stay")
 
+		By("the pod going")
 		h.releasePod(pod)
 		Eventually(func() bool { return apierrors.IsNotFound(k8sClient.Get(h.ctx, client.ObjectKeyFromObject(rr), rr)) },
 			30*time.Second, 50*time.Millisecond).Should(BeTrue(), "the request goes once its pod is gone")
