@@ -88,6 +88,9 @@ type reportHarnessOptions struct {
 	limits Limits
 	// metricsAddr serves the manager's metrics; none when empty.
 	metricsAddr string
+	// webhooks, when set, runs the notification controller in the
+	// manager, posting webhooks through it (no e-mail).
+	webhooks WebhookPoster
 }
 
 // newReportHarness creates the namespace and starts the managers; the
@@ -182,11 +185,21 @@ func (h *reportHarness) startManager() {
 	Expect((&ReportDefinitionReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Checker: checker, Settings: h.settings(),
 	}).SetupWithManager(h.ctx, mgr)).To(Succeed())
-	Expect((&ReportRequestReconciler{
+	requests := &ReportRequestReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("reportd-manager"),
 		Store: h.store, Settings: h.settings(), Defaults: DefaultDefaults(), ProgressInterval: h.opts.progressInterval,
 		Limits: h.opts.limits,
-	}).SetupWithManager(h.ctx, mgr)).To(Succeed())
+	}
+	Expect(requests.SetupWithManager(h.ctx, mgr)).To(Succeed())
+	if h.opts.webhooks != nil {
+		notifier := &NotificationReconciler{
+			Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("reportd-manager"),
+			Webhooks: h.opts.webhooks,
+			Settings: NotificationSettings{Backoff: 200 * time.Millisecond, MaxBackoff: time.Second, AttemptTimeout: 2 * time.Second},
+		}
+		Expect(notifier.SetupWithManager(mgr)).To(Succeed())
+		requests.Notifications = notifier
+	}
 	h.stopManager = runManager(mgr)
 }
 

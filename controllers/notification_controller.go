@@ -213,6 +213,12 @@ func (r *NotificationReconciler) pending(rr *v1alpha1.ReportRequest, now time.Ti
 	return false
 }
 
+// Pending reports whether a finished request still has deliveries to
+// make: the ReportRequest controller's time to live waits for them.
+func (r *NotificationReconciler) Pending(rr *v1alpha1.ReportRequest, now time.Time) bool {
+	return r.pending(rr, now)
+}
+
 // tooOld reports whether the report finished longer than MaxAge ago.
 func (r *NotificationReconciler) tooOld(rr *v1alpha1.ReportRequest, now time.Time) bool {
 	at := rr.CreationTimestamp.Time

@@ -76,6 +76,10 @@ type ReportRequestReconciler struct {
 	ProgressInterval time.Duration
 	// Limits bound the report Jobs running at once; none when zero.
 	Limits Limits
+	// Notifications, when set, tells whether a finished report still has
+	// notifications to send: its time to live waits for them, since they
+	// point to it.
+	Notifications PendingNotifications
 
 	writes writeLog
 	queue  *admissionQueue

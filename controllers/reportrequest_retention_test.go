@@ -17,6 +17,9 @@ limitations under the License.
 package controllers
 
 import (
+	"context"
+	"errors"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -33,6 +36,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"reportd.io/reportd/api/v1alpha1"
+	"reportd.io/reportd/internal/notify"
 	"reportd.io/reportd/internal/storage"
 	"reportd.io/reportd/internal/testsupport"
 )
@@ -180,7 +184,80 @@ var _ = Describe("Deleting reports, with the garbage collector", Ordered, func()
 		_, err = h.store.Head(h.ctx, keys["kept"])
 		Expect(err).NotTo(HaveOccurred())
 	})
+
+	It("deletes a report whose time to live ran out only once its notifications are out", func() {
+		hook := &flakyWebhook{failures: 2}
+		h := newReportHarness(reportHarnessOptions{webhooks: hook})
+		h.readyDefinition(fakeDefinition("fake"))
+		h.create(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hook"}, StringData: map[string]string{"url": "https://hooks.example.com/reports"}})
+		last := watchLastState(h, "told")
+		rr := reportRequest("told", "fake", nil)
+		rr.Spec.TTLSecondsAfterFinished = ptr.To[int32](0)
+		rr.Spec.Notify = &v1alpha1.NotifySpec{Webhooks: []v1alpha1.WebhookTarget{
+			{URLSecretRef: v1alpha1.SecretKeyRef{Name: "hook", Key: "url"}},
+		}}
+		h.create(rr)
+
+		Eventually(func() bool { return apierrors.IsNotFound(k8sClient.Get(h.ctx, client.ObjectKeyFromObject(rr), rr)) },
+			30*time.Second, 50*time.Millisecond).Should(BeTrue())
+		Expect(hook.attempts()).To(Equal(3), "two failed attempts and one that went through")
+		final := last()
+		Expect(final.Status.Phase).To(Equal(v1alpha1.PhaseCompleted))
+		Expect(final.Status.Notifications).To(HaveLen(1))
+		Expect(final.Status.Notifications[0].State).To(Equal(v1alpha1.DeliverySent),
+			"the report went only after its notification was recorded")
+	})
 })
+
+// flakyWebhook stands in for the webhook sender: its first failures
+// attempts fail, the rest go through.
+type flakyWebhook struct {
+	mu       sync.Mutex
+	failures int
+	calls    int
+}
+
+// PostWebhook implements WebhookPoster.
+func (f *flakyWebhook) PostWebhook(context.Context, string, notify.WebhookTarget, notify.Report) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.calls <= f.failures {
+		return errors.New("503 Service Unavailable")
+	}
+	return nil
+}
+
+func (f *flakyWebhook) attempts() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
+}
+
+// watchLastState returns a function giving the last state of a request
+// that the watch saw, its deletion included.
+func watchLastState(h *reportHarness, name string) func() *v1alpha1.ReportRequest {
+	w, err := k8sClient.Watch(h.ctx, &v1alpha1.ReportRequestList{}, client.InNamespace(h.ns))
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(w.Stop)
+	var mu sync.Mutex
+	last := &v1alpha1.ReportRequest{}
+	go func() {
+		defer GinkgoRecover()
+		for ev := range w.ResultChan() {
+			if rr, ok := ev.Object.(*v1alpha1.ReportRequest); ok && rr.Name == name {
+				mu.Lock()
+				last = rr
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() *v1alpha1.ReportRequest {
+		mu.Lock()
+		defer mu.Unlock()
+		return last.DeepCopy()
+	}
+}
 
 // watchDeletions watches the namespace's requests and returns a function
 // listing when each was deleted, as seen by the watch.

@@ -47,13 +47,28 @@ func expiresAt(rr *v1alpha1.ReportRequest, d Defaults) time.Time {
 	return finished.Add(time.Duration(ttl) * time.Second)
 }
 
-// expire deletes a finished report once its time to live has run out (the
-// cleanup finalizer then deletes its Job and its file); until then it asks
-// to be reconciled again when it runs out. The delete is conditional on
-// the UID, so a new request of the same name is never deleted in its place.
+// PendingNotifications tells whether a finished report still has
+// notifications to send; NotificationReconciler is one.
+type PendingNotifications interface {
+	Pending(rr *v1alpha1.ReportRequest, now time.Time) bool
+}
+
+// notificationsWait is how often an expired report whose notifications
+// are still going out is looked at again; the status writes that record
+// them wake it sooner.
+const notificationsWait = 10 * time.Second
+
+// expire deletes a finished report once its time to live has run out and
+// its notifications are out (the cleanup finalizer then deletes its Job
+// and its file); until then it asks to be reconciled again. The delete is
+// conditional on the UID, so a new request of the same name is never
+// deleted in its place.
 func (r *ReportRequestReconciler) expire(ctx context.Context, rr *v1alpha1.ReportRequest, now time.Time) (ctrl.Result, error) {
 	if wait := expiresAt(rr, r.Defaults).Sub(now); wait > 0 {
 		return ctrl.Result{RequeueAfter: wait}, nil
+	}
+	if r.Notifications != nil && r.Notifications.Pending(rr, now) {
+		return ctrl.Result{RequeueAfter: notificationsWait}, nil
 	}
 	uid := rr.UID
 	err := r.Client.Delete(ctx, rr, client.Preconditions{UID: &uid},

@@ -187,9 +187,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, c Config, deps Deps) error {
 	if err := schedules.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the ReportSchedule controller: %w", err)
 	}
-	if err := setupNotifications(ctx, mgr, c.Notify); err != nil {
+	notifier, err := setupNotifications(ctx, mgr, c.Notify)
+	if err != nil {
 		return fmt.Errorf("setting up the notification controller: %w", err)
 	}
+	reqs.Notifications = notifier // a report's TTL waits for its notifications
 	if c.LocalExecutor {
 		ex, err := executor.New(mgr.GetClient(), mgr.GetAPIReader(), c.Executor)
 		if err != nil {

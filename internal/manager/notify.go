@@ -60,12 +60,12 @@ func (n *NotifyConfig) validate() error {
 	return errors.Join(errs...)
 }
 
-// setupNotifications registers the notification controller.
-func setupNotifications(ctx context.Context, mgr ctrl.Manager, n NotifyConfig) error {
+// setupNotifications registers the notification controller and returns it.
+func setupNotifications(ctx context.Context, mgr ctrl.Manager, n NotifyConfig) (*controllers.NotificationReconciler, error) {
 	log := ctrl.LoggerFrom(ctx).WithName("notifications")
 	policy, err := notify.NewAddressPolicy(n.WebhookAllowCIDRs, n.EmailAllowedDomains, apiServerAddrs(ctx, mgr.GetConfig().Host))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	r := &controllers.NotificationReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder(EventRecorderName),
@@ -78,7 +78,7 @@ func setupNotifications(ctx context.Context, mgr ctrl.Manager, n NotifyConfig) e
 		}
 		mailer, err := notify.NewMailer(n.SMTP, policy)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		r.Email = mailer
 	} else {
@@ -87,7 +87,7 @@ func setupNotifications(ctx context.Context, mgr ctrl.Manager, n NotifyConfig) e
 	if n.Delivery.PublicURL == "" {
 		log.Info("No public URL configured (--public-url): notifications carry no link to the report's page")
 	}
-	return r.SetupWithManager(mgr)
+	return r, r.SetupWithManager(mgr)
 }
 
 // apiServerAddrs are the API server's addresses, which webhooks may not
