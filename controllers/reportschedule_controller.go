@@ -398,7 +398,8 @@ type scheduleBlocker struct {
 func (r *ReportScheduleReconciler) prepare(ctx context.Context, pass *schedulePass) (*schedulePlan, *scheduleBlocker, error) {
 	timetable, err := schedule.Parse(pass.rs.Spec.Schedule, pass.rs.Spec.TimeZone)
 	if err != nil {
-		return nil, &scheduleBlocker{ScheduleReasonInvalidSchedule, err.Error(), true}, nil
+		// The user's to fix, not a retry: a blocker shown in Ready.
+		return nil, &scheduleBlocker{ScheduleReasonInvalidSchedule, err.Error(), true}, nil //nolint:nilerr // the error becomes the blocker's message
 	}
 	if timetable.Next(pass.now).IsZero() {
 		msg := fmt.Sprintf("schedule %q has no run in the next five years", pass.rs.Spec.Schedule)

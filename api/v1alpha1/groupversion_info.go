@@ -32,7 +32,7 @@ var (
 	GroupVersion = schema.GroupVersion{Group: "reports.reportd.io", Version: "v1alpha1"}
 
 	// SchemeBuilder registers the Go types with a runtime.Scheme.
-	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
+	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion} //nolint:staticcheck // kubebuilder's scaffold; moving to apimachinery's builder is a separate change
 
 	// AddToScheme adds the types in this group-version to the given scheme.
 	AddToScheme = SchemeBuilder.AddToScheme

@@ -113,7 +113,7 @@ func checkConstructs(tmpl *template.Template) error {
 	if tmpl.Tree == nil {
 		return nil
 	}
-	return walk(tmpl.Tree.Root)
+	return walk(tmpl.Root)
 }
 
 func walk(node parse.Node) error {

@@ -154,7 +154,7 @@ func TestPostgresPersistentDataDirIsReused(t *testing.T) {
 	if err != nil {
 		t.Fatalf("restart on the same DataDir: %v", err)
 	}
-	defer second.Stop()
+	defer stopOrFail(t, second.Stop)
 	countOrders(ctx, t, second.ReaderURL, 20)
 	mustChange(ctx, t, second.URL, "DELETE FROM products WHERE sku = 'MARK'") // fails the test unless the marker survived
 }

@@ -113,7 +113,7 @@ func (gc *GarbageCollector) waitStarted(ctx context.Context) error {
 		}
 		select {
 		case <-gc.proc.done:
-			return fmt.Errorf("kube-controller-manager exited while starting (%v)", gc.proc.waitErr)
+			return gc.proc.exitedWhileStarting()
 		case <-ctx.Done():
 			return errors.New("kube-controller-manager's garbage collector did not start")
 		case <-time.After(50 * time.Millisecond):

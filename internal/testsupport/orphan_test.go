@@ -52,25 +52,33 @@ func TestMain(m *testing.M) {
 // startServersAndHang starts the three servers, prints their PIDs and
 // directories on one line, and waits to be killed.
 func startServersAndHang() {
+	line, err := startServers()
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	fmt.Println(line)
+	select {}
+}
+
+// startServers starts the three servers and returns their PIDs and
+// directories on one line.
+func startServers() (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	pg, err := testsupport.StartPostgres(ctx, testsupport.PostgresOptions{})
 	if err != nil {
-		fmt.Println("error:", err)
-		os.Exit(1)
+		return "", err
 	}
 	store, err := testsupport.StartS3(ctx, testsupport.S3Options{})
 	if err != nil {
-		fmt.Println("error:", err)
-		os.Exit(1)
+		return "", err
 	}
 	mail, err := testsupport.StartSMTP(ctx)
 	if err != nil {
-		fmt.Println("error:", err)
-		os.Exit(1)
+		return "", err
 	}
-	fmt.Println(pg.PID(), store.PID(), mail.PID(), pg.Dir, store.Dir, mail.Dir)
-	select {}
+	return fmt.Sprintf("%d %d %d %s %s %s", pg.PID(), store.PID(), mail.PID(), pg.Dir, store.Dir, mail.Dir), nil
 }
 
 // TestServersDieWithTheirParent kills a process that started servers, as

@@ -304,7 +304,7 @@ func (pg *Postgres) waitReady(ctx context.Context, proc *process) error {
 		}
 		select {
 		case <-proc.done:
-			return fmt.Errorf("postgres exited while starting (%w)", proc.waitErr)
+			return proc.exitedWhileStarting()
 		case <-ctx.Done():
 			return fmt.Errorf("postgres did not accept connections on 127.0.0.1:%d: %w", pg.Port, err)
 		case <-time.After(50 * time.Millisecond):

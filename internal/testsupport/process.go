@@ -159,3 +159,12 @@ func lostPort(logPath string, offset int64) bool {
 	text := strings.ToLower(string(data[offset:]))
 	return strings.Contains(text, "address already in use") || strings.Contains(text, "could not bind")
 }
+
+// exitedWhileStarting is the error for a server that ended before it was
+// ready; call it once done is closed. A clean exit has no error to wrap.
+func (p *process) exitedWhileStarting() error {
+	if p.waitErr == nil {
+		return fmt.Errorf("%s exited while starting", p.name)
+	}
+	return fmt.Errorf("%s exited while starting: %w", p.name, p.waitErr)
+}

@@ -193,9 +193,9 @@ func waitHTTP(ctx context.Context, proc *process, url string, timeout time.Durat
 		}
 		select {
 		case <-proc.done:
-			return fmt.Errorf("%s exited while starting (%v)", proc.name, proc.waitErr)
+			return proc.exitedWhileStarting()
 		case <-ctx.Done():
-			return fmt.Errorf("%s did not answer at %s: %v", proc.name, url, err)
+			return fmt.Errorf("%s did not answer at %s: %w", proc.name, url, err)
 		case <-time.After(25 * time.Millisecond):
 		}
 	}

@@ -55,17 +55,17 @@ func TestServersStartAndStopCleanly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pg.Stop()
+	defer stopOrFail(t, pg.Stop)
 	store, err := testsupport.StartS3(ctx, testsupport.S3Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Stop()
+	defer stopOrFail(t, store.Stop)
 	mail, err := testsupport.StartSMTP(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer mail.Stop()
+	defer stopOrFail(t, mail.Stop)
 
 	countOrders(ctx, t, pg.ReaderURL, 123)
 	putAndGet(ctx, t, store)
@@ -162,5 +162,14 @@ func sendAndRead(ctx context.Context, t *testing.T, mail *testsupport.SMTP) {
 	}
 	if msgs, err := mail.Messages(ctx); err != nil || len(msgs) != 0 {
 		t.Errorf("after Clear: %d mails (%v)", len(msgs), err)
+	}
+}
+
+// stopOrFail stops a server at the end of a test and fails the test when
+// it does not stop cleanly: a server left running would outlive the run.
+func stopOrFail(t *testing.T, stop func() error) {
+	t.Helper()
+	if err := stop(); err != nil {
+		t.Errorf("stopping a server: %v", err)
 	}
 }

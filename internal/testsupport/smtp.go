@@ -183,7 +183,7 @@ func (srv *SMTP) waitReady(ctx context.Context, smtpAddr string) error {
 			return conn.Close()
 		}
 		if time.Now().After(deadline) || srv.proc.exited() {
-			return fmt.Errorf("mailpit's SMTP port %s does not answer: %v", smtpAddr, err)
+			return fmt.Errorf("mailpit's SMTP port %s does not answer: %w", smtpAddr, err)
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
