@@ -26,6 +26,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"reportd.io/reportd/api/v1alpha1"
@@ -46,7 +47,8 @@ const burstTimeout = 4 * time.Minute
 
 // TestManagerKilledMidBurst asks for 100 reports at once (50 small sales
 // reports, then 50 gated ones that stop halfway), kills the manager with
-// SIGKILL once a fifth of them are done and gated ones are running, opens
+// SIGKILL once a fifth of them are done, gated ones are running and more
+// wait in the manager's queue (--max-running-jobs), opens
 // the gate and starts the manager again. Every report completes, each
 // with exactly one Job (the restarted manager adopts what the killed one
 // created and creates the rest, never a second), the rows the database
@@ -96,8 +98,12 @@ func TestManagerKilledMidBurst(t *testing.T) {
 	if err := stack.Manager.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("killed the manager (pid %d) with %d of %d reports finished and %d held ones running",
-		oldPID, countFinished(t, run), burstSize, len(atGate))
+	queued := countQueued(t, run)
+	t.Logf("killed the manager (pid %d) with %d of %d reports finished, %d held ones running and %d queued",
+		oldPID, countFinished(t, run), burstSize, len(atGate), queued)
+	if queued == 0 {
+		t.Errorf("no report waited in the queue at the kill; with --max-running-jobs=%d and %d reports some must", maxRunningJobs, burstSize)
+	}
 	// A mail claimed but not recorded as sent when the manager died may
 	// go out twice, with one delivery id (the one window DESIGN.md allows).
 	inWindow := claimedNotifications(t, run)
@@ -213,6 +219,26 @@ func checkMailedOnce(t testing.TB, names []string, inWindow map[string]bool) {
 		}
 	}
 	t.Logf("mails: %d reports, %d claimed in flight at the kill, %d of them mailed twice with one Message-ID", len(names), len(inWindow), twice)
+}
+
+// countQueued counts the run's reports waiting in the manager's queue
+// (condition Queued).
+func countQueued(t testing.TB, run string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var list v1alpha1.ReportRequestList
+	if err := stack.Client.List(ctx, &list, client.InNamespace(stack.Namespace),
+		client.MatchingLabels{"faults.reportd.io/run": run}); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, rr := range list.Items {
+		if apimeta.IsStatusConditionTrue(rr.Status.Conditions, v1alpha1.ConditionQueued) {
+			n++
+		}
+	}
+	return n
 }
 
 // countFinished counts the run's reports that are Completed or Failed.
