@@ -194,8 +194,14 @@ func (r *ReportScheduleReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if runErr != nil {
 		return ctrl.Result{}, runErr
 	}
+	if pass.pruneDeferred && (pass.requeueAfter == 0 || pass.requeueAfter > prunePassDelay) {
+		return ctrl.Result{RequeueAfter: prunePassDelay}, nil
+	}
 	return ctrl.Result{RequeueAfter: pass.requeueAfter}, nil
 }
+
+// prunePassDelay is how soon a pass that deferred pruning looks again.
+const prunePassDelay = time.Second
 
 // schedulePass is one reconcile of one schedule: what it read, the status it
 // will write, and the decisions it will report once that status is written.
@@ -212,6 +218,9 @@ type schedulePass struct {
 	events       []scheduleEvent
 	missed       int
 	requeueAfter time.Duration
+	// pruneDeferred: a run beyond the history limit waits for this pass's
+	// status write to record its success before it is deleted.
+	pruneDeferred bool
 }
 
 // scheduleEvent is an event waiting for the status write.
@@ -278,8 +287,17 @@ func (r *ReportScheduleReconciler) pruneHistory(ctx context.Context, pass *sched
 			failed = append(failed, child)
 		}
 	}
-	doomed := slices.Concat(
-		oldestBeyond(succeeded, pass.rs.Spec.SuccessfulHistoryLimit, defaultSuccessfulHistoryLimit),
+	// A success is pruned only once the stored status holds it: if this
+	// pass deleted the run and then lost its status write to a conflict,
+	// the next pass would no longer see the run, and lastSuccessfulTime
+	// would never be recorded. The write of this pass records it; the
+	// next pass deletes it.
+	beyond := oldestBeyond(succeeded, pass.rs.Spec.SuccessfulHistoryLimit, defaultSuccessfulHistoryLimit)
+	recorded := slices.DeleteFunc(slices.Clone(beyond), func(c v1alpha1.ReportRequest) bool {
+		return !successRecorded(pass.rs, &c)
+	})
+	pass.pruneDeferred = len(recorded) < len(beyond)
+	doomed := slices.Concat(recorded,
 		oldestBeyond(failed, pass.rs.Spec.FailedHistoryLimit, defaultFailedHistoryLimit))
 	for i := range doomed {
 		if err := r.deleteRun(ctx, &doomed[i]); err != nil {
@@ -291,6 +309,13 @@ func (r *ReportScheduleReconciler) pruneHistory(ctx context.Context, pass *sched
 		return slices.ContainsFunc(doomed, func(d v1alpha1.ReportRequest) bool { return d.UID == c.UID })
 	})
 	return nil
+}
+
+// successRecorded reports whether the schedule's stored status already
+// counts a completed run in its lastSuccessfulTime.
+func successRecorded(rs *v1alpha1.ReportSchedule, run *v1alpha1.ReportRequest) bool {
+	last, done := rs.Status.LastSuccessfulTime, run.Status.CompletedAt
+	return done == nil || (last != nil && !last.Before(done))
 }
 
 // oldestBeyond returns the oldest runs (runs are sorted oldest first) that
