@@ -48,6 +48,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"reportd.io/reportd/api/v1alpha1"
+	"reportd.io/reportd/hack/bench/internal/table"
 	"reportd.io/reportd/internal/auth"
 	"reportd.io/reportd/internal/facade"
 	"reportd.io/reportd/internal/storage"
@@ -96,8 +97,7 @@ func run(duration time.Duration, concurrency int) error {
 	if err != nil {
 		return fmt.Errorf("measuring the API server: %w", err)
 	}
-	report(facadeSide, apiSide, concurrency)
-	return nil
+	return report(facadeSide, apiSide, concurrency)
 }
 
 // startFacade serves a facade for the namespace on loopback, with one
@@ -346,12 +346,21 @@ func cmpErr(first, err error) error {
 	return err
 }
 
-// report prints one line per figure with its yardstick and the ratio.
-func report(f, a result, concurrency int) {
-	fmt.Printf("facade GET status: %.0f req/s (yardstick: API server GET of the same object %.0f req/s; ratio %.2fx) [%d in flight, %d vs %d requests]\n",
-		f.rps(), a.rps(), f.rps()/a.rps(), concurrency, f.requests, a.requests)
-	fmt.Printf("facade GET status p99: %.2f ms (yardstick: API server GET p99 %.2f ms; ratio %.2fx)\n",
-		ms(f.p99), ms(a.p99), ms(f.p99)/ms(a.p99))
+// report prints the figures beside their yardsticks and merges them into
+// the JSON table of `make bench`. Latency is inverted: lower is better.
+func report(f, a result, concurrency int) error {
+	fmt.Printf("facade: %d in flight, %d vs %d requests\n", concurrency, f.requests, a.requests)
+	entries := []table.Entry{
+		table.Compared("facade GET report status", f.rps(), "req/s", "API server GET of the same object", a.rps(), false),
+		table.Compared("facade GET report status, p99 latency", ms(f.p99), "ms", "API server GET p99", ms(a.p99), true),
+	}
+	table.Print(entries)
+	out, err := table.Merge(entries)
+	if err != nil {
+		return err
+	}
+	fmt.Println("wrote", out)
+	return nil
 }
 
 // ms converts to milliseconds.
