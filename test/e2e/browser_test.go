@@ -39,6 +39,7 @@ import (
 
 	"reportd.io/reportd/api/v1alpha1"
 	"reportd.io/reportd/internal/testsupport"
+	"reportd.io/reportd/test/e2e/e2eutil"
 )
 
 // The web page, driven in headless Chromium as its users drive it: sign
@@ -428,7 +429,7 @@ func TestWebPage(t *testing.T) {
 		if q := <-confirmed; !strings.Contains(q, id) {
 			t.Errorf("the confirmation asks %q, want it to name %s", q, id)
 		}
-		eventually(t, stepTimeout, "the deleted report leaves the cluster", func() (bool, string) {
+		e2eutil.Eventually(t, stepTimeout, "the deleted report leaves the cluster", func() (bool, string) {
 			return gone(stack.Client.Get(context.Background(), client.ObjectKey{Namespace: stack.Namespace, Name: id}, &v1alpha1.ReportRequest{}))
 		})
 	})

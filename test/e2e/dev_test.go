@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"reportd.io/reportd/internal/devstack"
+	"reportd.io/reportd/test/e2e/e2eutil"
 )
 
 // Tests of `reportd dev` itself, run as a user runs it: a process of its
@@ -163,7 +164,7 @@ func (p *devProcess) stopAndCheck(t *testing.T) {
 	}
 	for _, pid := range p.tree {
 		if alive(pid) {
-			t.Errorf("process %d (%s), started by reportd dev, is still running", pid, cmdline(pid))
+			t.Errorf("process %d (%s), started by reportd dev, is still running", pid, e2eutil.Cmdline(pid))
 		}
 	}
 	if pids := processesMentioning(p.tmpDir); len(pids) > 0 {

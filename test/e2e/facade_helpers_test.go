@@ -24,6 +24,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"reportd.io/reportd/test/e2e/e2eutil"
 )
 
 // facadeReport is the facade's JSON for a report (docs/http-api.md), as
@@ -80,7 +82,7 @@ func facadeCall(t testing.TB, baseURL, token, method, path string, body any) (in
 func waitFacadeReport(t testing.TB, baseURL, token, id string, timeout time.Duration) facadeReport {
 	t.Helper()
 	var rep facadeReport
-	eventually(t, timeout, "report "+id+" finishes", func() (bool, string) {
+	e2eutil.Eventually(t, timeout, "report "+id+" finishes", func() (bool, string) {
 		code, body := facadeCall(t, baseURL, token, http.MethodGet, "/api/v1/reports/"+id, nil)
 		if code != http.StatusOK {
 			return false, string(body)

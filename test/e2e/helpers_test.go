@@ -22,7 +22,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os/exec"
 	"regexp"
 	"sort"
 	"strings"
@@ -37,6 +36,7 @@ import (
 	"reportd.io/reportd/api/v1alpha1"
 	"reportd.io/reportd/internal/storage"
 	"reportd.io/reportd/internal/testsupport"
+	"reportd.io/reportd/test/e2e/e2eutil"
 )
 
 // requestWatch records every state of the namespace's ReportRequests a
@@ -178,23 +178,6 @@ func fileExists(t testing.TB, rr *v1alpha1.ReportRequest) bool {
 	return true
 }
 
-// eventually polls cond until it holds or the timeout passes; then it
-// fails the test with what cond last said.
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s (%s)", what, timeout, state)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
 // gone reports whether a Get answered NotFound.
 func gone(err error) (bool, string) {
 	if apierrors.IsNotFound(err) {
@@ -243,22 +226,7 @@ func referenceQuery(t testing.TB, def *v1alpha1.ReportDefinition, values map[str
 // with the session in UTC as the samples' definitions ask.
 func psqlCopy(t testing.TB, query string) []byte {
 	t.Helper()
-	psql, err := exec.LookPath("psql")
-	if err != nil {
-		t.Fatal("the suite compares reports with psql's output: install postgresql-client")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	copyCmd := "COPY (" + strings.TrimRight(strings.TrimSpace(query), ";") + ") TO STDOUT WITH (FORMAT csv, HEADER)"
-	cmd := exec.CommandContext(ctx, psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", stack.Postgres.ReaderURL, "-c", copyCmd)
-	cmd.Env = []string{"PGTZ=UTC", "PATH=/usr/bin:/bin"}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("psql: %v: %s", err, stderr.String())
-	}
-	return out
+	return e2eutil.PsqlCopy(t, stack.Postgres.ReaderURL, query)
 }
 
 // neutralised wraps a query so that its text columns start with a quote

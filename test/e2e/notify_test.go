@@ -28,6 +28,7 @@ import (
 
 	"reportd.io/reportd/api/v1alpha1"
 	"reportd.io/reportd/internal/testsupport"
+	"reportd.io/reportd/test/e2e/e2eutil"
 )
 
 // TestFacadeReportMailsItsRequester requests a report through the facade
@@ -53,7 +54,7 @@ func TestFacadeReportMailsItsRequester(t *testing.T) {
 
 	page := stack.FacadeURL + "/reports/" + rep.ID
 	var mine []testsupport.Message
-	eventually(t, time.Minute, "alice's mail about "+rep.ID, func() (bool, string) {
+	e2eutil.Eventually(t, time.Minute, "alice's mail about "+rep.ID, func() (bool, string) {
 		mine = mailsLinking(t, alice.Email, page)
 		return len(mine) > 0, ""
 	})

@@ -23,6 +23,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"reportd.io/reportd/test/e2e/e2eutil"
 )
 
 // Process-table helpers (Linux /proc) for tests that check that what a
@@ -47,23 +49,11 @@ func parentPID(pid int) (int, bool) {
 	return ppid, err == nil
 }
 
-// allPIDs lists the running processes.
-func allPIDs() []int {
-	entries, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range entries {
-		if pid, err := strconv.Atoi(e.Name()); err == nil {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
 // descendants lists every process below root (children, their
 // children, ...), not root itself.
 func descendants(root int) []int {
 	children := map[int][]int{}
-	for _, pid := range allPIDs() {
+	for _, pid := range e2eutil.AllPIDs() {
 		if ppid, ok := parentPID(pid); ok {
 			children[ppid] = append(children[ppid], pid)
 		}
@@ -94,21 +84,15 @@ func alive(pid int) bool {
 	return i < 0 || !strings.HasPrefix(strings.TrimSpace(string(data[i+1:])), "Z")
 }
 
-// cmdline returns a process's command line, for messages.
-func cmdline(pid int) string {
-	data, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
-	return strings.TrimSpace(string(bytes.ReplaceAll(data, []byte{0}, []byte{' '})))
-}
-
 // processesMentioning lists the processes whose command line contains s.
 func processesMentioning(s string) []string {
 	var out []string
 	self := os.Getpid()
-	for _, pid := range allPIDs() {
+	for _, pid := range e2eutil.AllPIDs() {
 		if pid == self {
 			continue
 		}
-		if line := cmdline(pid); strings.Contains(line, s) {
+		if line := e2eutil.Cmdline(pid); strings.Contains(line, s) {
 			out = append(out, strconv.Itoa(pid)+": "+line)
 		}
 	}

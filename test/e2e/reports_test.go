@@ -30,6 +30,7 @@ import (
 
 	"reportd.io/reportd/api/v1alpha1"
 	"reportd.io/reportd/controllers"
+	"reportd.io/reportd/test/e2e/e2eutil"
 )
 
 // sampleReport is one sample report type as the suite requests it.
@@ -271,10 +272,10 @@ func TestDeletingAReportRemovesItsJobPodsAndFile(t *testing.T) {
 	}
 	kubectl(t, "", "delete", "reportrequest", name, "-n", stack.Namespace, "--wait=true", "--timeout=60s")
 
-	eventually(t, time.Minute, "the Job is deleted", func() (bool, string) {
+	e2eutil.Eventually(t, time.Minute, "the Job is deleted", func() (bool, string) {
 		return gone(stack.Client.Get(context.Background(), jobKey, &batchv1.Job{}))
 	})
-	eventually(t, time.Minute, "the Job's pods are deleted", func() (bool, string) {
+	e2eutil.Eventually(t, time.Minute, "the Job's pods are deleted", func() (bool, string) {
 		var pods corev1.PodList
 		if err := stack.Client.List(context.Background(), &pods, client.InNamespace(rr.Namespace),
 			client.MatchingLabels{controllers.JobLabelJobName: jobKey.Name}); err != nil {
@@ -282,7 +283,7 @@ func TestDeletingAReportRemovesItsJobPodsAndFile(t *testing.T) {
 		}
 		return len(pods.Items) == 0, fmt.Sprintf("%d pods left", len(pods.Items))
 	})
-	eventually(t, 30*time.Second, "the report's file is deleted from storage", func() (bool, string) {
+	e2eutil.Eventually(t, 30*time.Second, "the report's file is deleted from storage", func() (bool, string) {
 		return !fileExists(t, rr), "the file is still in storage"
 	})
 }

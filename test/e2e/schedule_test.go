@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"reportd.io/reportd/api/v1alpha1"
+	"reportd.io/reportd/test/e2e/e2eutil"
 )
 
 // scheduleManifest is a weekly sales schedule as a team keeps it in Git,
@@ -63,7 +64,7 @@ func TestScheduleRunNowCreatesOneCompletedReport(t *testing.T) {
 	})
 
 	var children []v1alpha1.ReportRequest
-	eventually(t, time.Minute, "the schedule creates its run-now report", func() (bool, string) {
+	e2eutil.Eventually(t, time.Minute, "the schedule creates its run-now report", func() (bool, string) {
 		children = scheduleChildren(t, name)
 		return len(children) == 1, fmt.Sprintf("%d children", len(children))
 	})

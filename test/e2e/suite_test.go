@@ -45,6 +45,7 @@ import (
 	"reportd.io/reportd/internal/devstack"
 	"reportd.io/reportd/internal/sampledata"
 	"reportd.io/reportd/internal/testsupport"
+	"reportd.io/reportd/test/e2e/e2eutil"
 )
 
 // Sample sizes: small, so the whole suite takes a few minutes, yet enough
@@ -100,7 +101,7 @@ func setUp(work string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), suiteStartTimeout)
 	defer cancel()
-	if reportdBinary, err = buildReportd(ctx, work); err != nil {
+	if reportdBinary, err = e2eutil.BuildReportd(ctx, work); err != nil {
 		return err
 	}
 	stateDir := filepath.Join(work, "state")
@@ -129,23 +130,6 @@ func setUp(work string) error {
 	}
 	fmt.Fprintf(os.Stderr, "e2e: the stack is ready in %.1fs\n", stack.StartedIn().Seconds())
 	return nil
-}
-
-// buildReportd builds the reportd binary into dir, from the source tree
-// this suite belongs to.
-func buildReportd(ctx context.Context, dir string) (string, error) {
-	root, err := testsupport.RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "reportd")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
-	cmd.Dir = root
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build reportd: %w\n%s", err, out)
-	}
-	return bin, nil
 }
 
 // kubectl runs kubectl with the stack's kubeconfig, as an operator would,

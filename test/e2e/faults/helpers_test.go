@@ -25,7 +25,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -48,6 +47,7 @@ import (
 	"reportd.io/reportd/controllers"
 	"reportd.io/reportd/internal/storage"
 	"reportd.io/reportd/internal/testsupport"
+	"reportd.io/reportd/test/e2e/e2eutil"
 )
 
 // applyYAML creates one ReportDefinition in the stack's namespace.
@@ -205,23 +205,6 @@ func tryGet(name string) (*v1alpha1.ReportRequest, error) {
 	return rr, stack.Client.Get(ctx, client.ObjectKey{Namespace: stack.Namespace, Name: name}, rr)
 }
 
-// eventually polls cond until it holds or the timeout passes; then it
-// fails the test with what cond last said.
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s (%s)", what, timeout, state)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // describe says where a report stands, for failure messages.
 func describe(rr *v1alpha1.ReportRequest) string {
 	s := fmt.Sprintf("%s: %s %d%%, %d rows, attempt %d", rr.Name, rr.Status.Phase, rr.Status.Progress, rr.Status.Rows, rr.Status.Attempts)
@@ -239,7 +222,7 @@ func describe(rr *v1alpha1.ReportRequest) string {
 func waitAtGate(t testing.TB, names ...string) {
 	t.Helper()
 	var states []string
-	eventually(t, 90*time.Second, "reports in the middle of their rows", func() (bool, string) {
+	e2eutil.Eventually(t, 90*time.Second, "reports in the middle of their rows", func() (bool, string) {
 		states = states[:0]
 		ok := true
 		for _, n := range names {
@@ -269,7 +252,7 @@ func waitAtGate(t testing.TB, names ...string) {
 func waitFinished(t testing.TB, timeout time.Duration, name string) *v1alpha1.ReportRequest {
 	t.Helper()
 	var rr *v1alpha1.ReportRequest
-	eventually(t, timeout, "report "+name+" finished", func() (bool, string) {
+	e2eutil.Eventually(t, timeout, "report "+name+" finished", func() (bool, string) {
 		var err error
 		if rr, err = tryGet(name); err != nil {
 			return false, err.Error()
@@ -295,7 +278,7 @@ func job(t testing.TB, rr *v1alpha1.ReportRequest) *batchv1.Job {
 func waitJobFailures(t testing.TB, name string, n int32) {
 	t.Helper()
 	rr := get(t, name)
-	eventually(t, 90*time.Second, fmt.Sprintf("%d failed attempts of %s", n, name), func() (bool, string) {
+	e2eutil.Eventually(t, 90*time.Second, fmt.Sprintf("%d failed attempts of %s", n, name), func() (bool, string) {
 		j := job(t, rr)
 		if r, err := tryGet(name); err == nil && r.Status.Phase.IsTerminal() {
 			t.Fatalf("the report ended before its attempts failed: %s", describe(r))
@@ -422,22 +405,7 @@ func gatedReference(rr *v1alpha1.ReportRequest) string {
 // psql as the datasource role.
 func psqlCopy(t testing.TB, query string) []byte {
 	t.Helper()
-	psql, err := exec.LookPath("psql")
-	if err != nil {
-		t.Fatal("the suite compares reports with psql's output: install postgresql-client")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", stack.Postgres.ReaderURL,
-		"-c", "COPY ("+query+") TO STDOUT WITH (FORMAT csv, HEADER)")
-	cmd.Env = []string{"PGTZ=UTC", "PATH=/usr/bin:/bin"}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("psql: %v: %s", err, stderr.String())
-	}
-	return out
+	return e2eutil.PsqlCopy(t, stack.Postgres.ReaderURL, query)
 }
 
 // neverCompletedPartially asserts what a watch saw of a report: no state
@@ -571,24 +539,6 @@ func environ(pid int) []string {
 	return strings.Split(string(data), "\x00")
 }
 
-// cmdline returns a process's command line, for messages.
-func cmdline(pid int) string {
-	data, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
-	return strings.TrimSpace(string(bytes.ReplaceAll(data, []byte{0}, []byte{' '})))
-}
-
-// allPIDs lists the running processes.
-func allPIDs() []int {
-	entries, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range entries {
-		if pid, err := strconv.Atoi(e.Name()); err == nil {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
 // running reports whether a process exists and is not a zombie.
 func running(pid int) bool {
 	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
@@ -602,7 +552,7 @@ func running(pid int) bool {
 // processesRunning lists the live processes whose executable is bin.
 func processesRunning(bin string) []int {
 	var out []int
-	for _, pid := range allPIDs() {
+	for _, pid := range e2eutil.AllPIDs() {
 		exe, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "exe"))
 		if err == nil && exe == bin && running(pid) {
 			out = append(out, pid)

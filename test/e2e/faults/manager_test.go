@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"reportd.io/reportd/api/v1alpha1"
+	"reportd.io/reportd/test/e2e/e2eutil"
 )
 
 // burstSize is how many reports the burst asks for at once; the last
@@ -88,7 +89,7 @@ func TestManagerKilledMidBurst(t *testing.T) {
 	// Held reports cannot end before the gate opens: those running now
 	// are running when the manager dies.
 	var atGate map[int]string
-	eventually(t, 3*time.Minute, "a fifth of the reports done and held ones running", func() (bool, string) {
+	e2eutil.Eventually(t, 3*time.Minute, "a fifth of the reports done and held ones running", func() (bool, string) {
 		done := countFinished(t, run)
 		atGate = generatorsOf(held...)
 		return done >= burstSize/5 && len(atGate) >= 3,
@@ -107,7 +108,7 @@ func TestManagerKilledMidBurst(t *testing.T) {
 	// A mail claimed but not recorded as sent when the manager died may
 	// go out twice, with one delivery id (the one window DESIGN.md allows).
 	inWindow := claimedNotifications(t, run)
-	eventually(t, 10*time.Second, "the reports' processes gone with the manager", func() (bool, string) {
+	e2eutil.Eventually(t, 10*time.Second, "the reports' processes gone with the manager", func() (bool, string) {
 		left := generatorsOf(names...)
 		return len(left) == 0, fmt.Sprintf("still running: %v", left)
 	})
@@ -121,7 +122,7 @@ func TestManagerKilledMidBurst(t *testing.T) {
 	}
 	t.Logf("the manager (pid %d) was ready again in %.1fs", stack.Manager.PID(), time.Since(began).Seconds())
 
-	eventually(t, burstTimeout, "every report of the burst finished", func() (bool, string) {
+	e2eutil.Eventually(t, burstTimeout, "every report of the burst finished", func() (bool, string) {
 		done := countFinished(t, run)
 		return done == burstSize, fmt.Sprintf("%d of %d finished", done, burstSize)
 	})
@@ -188,7 +189,7 @@ func claimedNotifications(t testing.TB, run string) map[string]bool {
 func checkMailedOnce(t testing.TB, names []string, inWindow map[string]bool) {
 	t.Helper()
 	ids := map[string]string{} // delivery id -> report
-	eventually(t, 2*time.Minute, "every report's e-mail recorded as sent", func() (bool, string) {
+	e2eutil.Eventually(t, 2*time.Minute, "every report's e-mail recorded as sent", func() (bool, string) {
 		var waiting []string
 		for _, name := range names {
 			n := emailRecord(t, name)

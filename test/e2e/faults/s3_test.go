@@ -28,6 +28,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"reportd.io/reportd/api/v1alpha1"
+	"reportd.io/reportd/test/e2e/e2eutil"
 )
 
 // s3Rows and s3Width make a report of about 24 MB: three parts of a
@@ -52,7 +53,7 @@ func TestS3StoppedMidUpload(t *testing.T) {
 	givesUp := gated(g, s3Rows, s3GateRow, s3Width, 1).create(t, "s3-gives-up")
 	outlasts := gated(g, s3Rows, s3GateRow, s3Width, 8).create(t, "s3-outlasts")
 	keys := []string{resultKey(get(t, givesUp)), resultKey(get(t, outlasts))}
-	eventually(t, 90*time.Second, "a part of each report uploaded", func() (bool, string) {
+	e2eutil.Eventually(t, 90*time.Second, "a part of each report uploaded", func() (bool, string) {
 		parts := uploadedParts(t)
 		return parts[keys[0]] > 0 && parts[keys[1]] > 0, fmt.Sprintf("parts stored per key: %v", parts)
 	})
@@ -175,7 +176,7 @@ func deleteReport(t testing.TB, name string) {
 	if err := stack.Client.Delete(ctx, rr); err != nil && !apierrors.IsNotFound(err) {
 		t.Fatalf("delete %s: %v", name, err)
 	}
-	eventually(t, time.Minute, name+" deleted", func() (bool, string) {
+	e2eutil.Eventually(t, time.Minute, name+" deleted", func() (bool, string) {
 		_, err := tryGet(name)
 		if apierrors.IsNotFound(err) {
 			return true, ""

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"reportd.io/reportd/api/v1alpha1"
+	"reportd.io/reportd/test/e2e/e2eutil"
 )
 
 // TestSMTPDownReportCompletesMailRetried stops the SMTP server, then asks
@@ -57,7 +58,7 @@ func TestSMTPDownReportCompletesMailRetried(t *testing.T) {
 		t.Fatalf("want Completed whatever the mail does, got %s", describe(rr))
 	}
 	var rec *v1alpha1.NotificationStatus
-	eventually(t, time.Minute, "the e-mail retried while the server is down", func() (bool, string) {
+	e2eutil.Eventually(t, time.Minute, "the e-mail retried while the server is down", func() (bool, string) {
 		rec = emailRecord(t, name)
 		if rec != nil && rec.State != v1alpha1.DeliveryClaimed {
 			t.Fatalf("the e-mail was recorded %s while the server was down: %+v", rec.State, rec)
@@ -70,7 +71,7 @@ func TestSMTPDownReportCompletesMailRetried(t *testing.T) {
 	}
 
 	bringUp()
-	eventually(t, time.Minute, "the e-mail delivered once the server is back", func() (bool, string) {
+	e2eutil.Eventually(t, time.Minute, "the e-mail delivered once the server is back", func() (bool, string) {
 		rec = emailRecord(t, name)
 		if rec != nil && rec.State == v1alpha1.DeliveryFailed {
 			t.Fatalf("the e-mail was given up: %+v", rec)

@@ -33,7 +33,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -45,7 +44,7 @@ import (
 
 	"reportd.io/reportd/internal/devstack"
 	"reportd.io/reportd/internal/sampledata"
-	"reportd.io/reportd/internal/testsupport"
+	"reportd.io/reportd/test/e2e/e2eutil"
 )
 
 // The suite's shared state, set by TestMain.
@@ -108,7 +107,7 @@ func setUp(work string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), suiteStartTimeout)
 	defer cancel()
 	var err error
-	if reportdBinary, err = buildReportd(ctx, work); err != nil {
+	if reportdBinary, err = e2eutil.BuildReportd(ctx, work); err != nil {
 		return err
 	}
 	stateDir := filepath.Join(work, "state")
@@ -142,21 +141,6 @@ func setUp(work string) error {
 	return installGatedType(ctx)
 }
 
-// buildReportd builds the reportd binary into dir from this source tree.
-func buildReportd(ctx context.Context, dir string) (string, error) {
-	root, err := testsupport.RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "reportd")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build reportd: %w\n%s", err, out)
-	}
-	return bin, nil
-}
-
 // killLeftovers kills every process still running the suite's reportd
 // binary and says which they were.
 func killLeftovers() []string {
@@ -165,7 +149,7 @@ func killLeftovers() []string {
 	}
 	var left []string
 	for _, pid := range processesRunning(reportdBinary) {
-		left = append(left, fmt.Sprintf("%d: %s", pid, cmdline(pid)))
+		left = append(left, fmt.Sprintf("%d: %s", pid, e2eutil.Cmdline(pid)))
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	return left

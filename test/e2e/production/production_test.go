@@ -44,6 +44,7 @@ import (
 	"reportd.io/reportd/controllers"
 	"reportd.io/reportd/internal/devstack"
 	"reportd.io/reportd/internal/sampledata"
+	"reportd.io/reportd/test/e2e/e2eutil"
 )
 
 // The stack of this package: the job controller instead of the executor.
@@ -174,7 +175,7 @@ func restrictedSpec(serviceAccount string) corev1.PodSpec {
 func waitJob(t *testing.T, key client.ObjectKey) *batchv1.Job {
 	t.Helper()
 	job := &batchv1.Job{}
-	eventually(t, time.Minute, "the manager creates the report's Job", func() (bool, string) {
+	e2eutil.Eventually(t, time.Minute, "the manager creates the report's Job", func() (bool, string) {
 		err := stack.Client.Get(context.Background(), key, job)
 		return err == nil, fmt.Sprint(err)
 	})
@@ -185,7 +186,7 @@ func waitJob(t *testing.T, key client.ObjectKey) *batchv1.Job {
 func waitPod(t *testing.T, job *batchv1.Job) *corev1.Pod {
 	t.Helper()
 	var pod *corev1.Pod
-	eventually(t, time.Minute, "the job controller creates the Job's pod", func() (bool, string) {
+	e2eutil.Eventually(t, time.Minute, "the job controller creates the Job's pod", func() (bool, string) {
 		pods := jobPods(t, job)
 		if len(pods) == 0 {
 			return false, "no pod; job controller events: " + jobEvents(t, job)
@@ -227,7 +228,7 @@ func jobEvents(t *testing.T, job *batchv1.Job) string {
 func waitFailedCreate(t *testing.T, job *batchv1.Job) string {
 	t.Helper()
 	var msg string
-	eventually(t, time.Minute, "the job controller reports FailedCreate", func() (bool, string) {
+	e2eutil.Eventually(t, time.Minute, "the job controller reports FailedCreate", func() (bool, string) {
 		msg = jobEvents(t, job)
 		return strings.Contains(msg, "FailedCreate"), msg
 	})
@@ -369,20 +370,4 @@ func fieldValue(pod *corev1.Pod, path string) (string, error) {
 		return "", fmt.Errorf("downward API field %s is empty on the pod", path)
 	}
 	return v, nil
-}
-
-// eventually polls cond until it holds or the timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s (%s)", what, timeout, state)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
