@@ -84,6 +84,7 @@ type options struct {
 	orders int             // orders loaded into the database
 	only   map[string]bool // the steps to run; all when empty
 	keep   bool            // keep the work directory (the generator logs)
+	rounds int             // interleaved rounds of the runs over all orders
 }
 
 // parseFlags reads the command line.
@@ -93,7 +94,11 @@ func parseFlags() (options, error) {
 	flag.IntVar(&o.orders, "orders", 5_000_000, "orders to load; the big runs export all of them")
 	flag.StringVar(&only, "only", "", "comma-separated steps to run (default all): "+strings.Join(steps, ", "))
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory with the generator logs")
+	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds of psql and the generator over all orders; each rate is the median")
 	flag.Parse()
+	if o.rounds < 1 {
+		return o, errors.New("-rounds must be at least 1")
+	}
 	if o.orders < smallOrders {
 		return o, fmt.Errorf("-orders must be at least %d", smallOrders)
 	}
@@ -148,7 +153,7 @@ func logf(format string, args ...any) {
 
 func run(opts options) (err error) {
 	ctrllog.SetLogger(logr.Discard()) // envtest's own logs are not wanted here
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
 	b := &bench{opts: opts}
 	if b.root, err = testsupport.RepoRoot(); err != nil {
@@ -269,52 +274,40 @@ func (b *bench) measure(ctx context.Context) ([]table.Entry, error) {
 	}
 	logf("%d rows in %s..%s; %d rows in %s..%s", bigRows, startDate, endDate, smallRows, startDate, smallEnd)
 
-	var psqlRate, fileRate float64
+	big, err := b.measureRounds(ctx, bigRows)
+	if err != nil {
+		return nil, err
+	}
+	psqlRate, fileRate := big.rates["psql"], big.rates["csv-file"]
 	var entries []table.Entry
-	memory := map[string]table.Entry{} // by step
-	if b.opts.runs("psql") {
-		secs, err := b.psqlCopy(ctx, bigRows)
-		if err != nil {
-			return nil, err
-		}
-		psqlRate = float64(bigRows) / secs
+	if psqlRate != 0 {
 		entries = append(entries, table.Entry{Name: fmt.Sprintf("psql \\copy to CSV file, %d rows", bigRows), Value: psqlRate, Unit: "rows/s"})
 	}
-	// throughput is an entry against psql when psql ran.
-	throughput := func(name string, rate float64) table.Entry {
-		if psqlRate == 0 {
-			return table.Entry{Name: name, Value: rate, Unit: "rows/s"}
+	memory := big.memory // by step
+	for _, g := range bigGenerations {
+		rate, ok := big.rates[g.step]
+		if !ok {
+			continue
 		}
-		return table.Compared(name, rate, "rows/s", "psql \\copy", psqlRate, false)
+		name := fmt.Sprintf(g.rate, bigRows)
+		if psqlRate == 0 {
+			entries = append(entries, table.Entry{Name: name, Value: rate, Unit: "rows/s"})
+		} else {
+			entries = append(entries, table.Compared(name, rate, "rows/s", "psql \\copy", psqlRate, false))
+		}
 	}
-	for _, g := range []struct {
-		step, where string
-		format      v1alpha1.ReportFormat
-		to          string
-		rows        int64
-		rate        string // the throughput entry's name; "" for none
-	}{
-		{"csv-file", "file", v1alpha1.FormatCSV, endDate, bigRows, "reportd csv to file, %d rows (target ratio >= 0.9)"},
-		{"csv-s3", "s3", v1alpha1.FormatCSV, endDate, bigRows, "reportd csv to S3, %d rows (target ratio >= 0.8)"},
-		{"xlsx-file", "file", v1alpha1.FormatXLSX, endDate, bigRows, "reportd xlsx to file, %d rows"},
-		{"csv-file-1m", "file", v1alpha1.FormatCSV, smallEnd, smallRows, ""},
-		{"xlsx-file-1m", "file", v1alpha1.FormatXLSX, smallEnd, smallRows, ""},
+	for _, g := range []generation{
+		{"csv-file-1m", "file", v1alpha1.FormatCSV, ""},
+		{"xlsx-file-1m", "file", v1alpha1.FormatXLSX, ""},
 	} {
 		if !b.opts.runs(g.step) {
 			continue
 		}
-		m, err := b.generate(ctx, g.where, g.format, g.to, g.rows)
+		m, err := b.generate(ctx, g.where, g.format, smallEnd, smallRows)
 		if err != nil {
 			return nil, err
 		}
-		if g.rate != "" {
-			entries = append(entries, throughput(fmt.Sprintf(g.rate, g.rows), m.rate()))
-		}
-		if g.step == "csv-file" {
-			fileRate = m.rate()
-		}
-		memory[g.step] = table.Compared(fmt.Sprintf("generator peak RSS, %s, %d rows", memoryLabel(g.format, g.where), m.rows),
-			float64(m.rssKiB)/1024, "MiB", "target 64 MiB", rssTargetMiB, true)
+		memory[g.step] = memoryEntry(g, m)
 	}
 	// Smaller run first, csv before xlsx, S3 last, as the table always read.
 	for _, step := range []string{"csv-file-1m", "csv-file", "xlsx-file-1m", "xlsx-file", "csv-s3"} {
@@ -335,6 +328,107 @@ func (b *bench) measure(ctx context.Context) ([]table.Entry, error) {
 		}
 	}
 	return entries, nil
+}
+
+// generation is one kind of generator run.
+type generation struct {
+	step, where string
+	format      v1alpha1.ReportFormat
+	rate        string // the throughput entry's name, with the row count's %d; "" for none
+}
+
+// bigGenerations are the generator runs over all orders, timed against psql.
+var bigGenerations = []generation{
+	{"csv-file", "file", v1alpha1.FormatCSV, "reportd csv to file, %d rows (target ratio >= 0.9)"},
+	{"csv-s3", "s3", v1alpha1.FormatCSV, "reportd csv to S3, %d rows (target ratio >= 0.8)"},
+	{"xlsx-file", "file", v1alpha1.FormatXLSX, "reportd xlsx to file, %d rows"},
+}
+
+// roundResults are the interleaved runs over all orders: the median rate
+// of each step and the memory entry of its highest peak RSS.
+type roundResults struct {
+	rates  map[string]float64     // rows/s by step, psql included
+	memory map[string]table.Entry // by step
+}
+
+// measureRounds runs psql and the generator over all orders in
+// b.opts.rounds interleaved rounds, each round starting one step later
+// than the last, and keeps each step's median rate. Every step is bound
+// by the one PostgreSQL backend that runs the query, so a single run of
+// each measures the machine's moment as much as the programs: on a quiet
+// machine two single runs minutes apart gave ratios of 0.88 and 1.05.
+func (b *bench) measureRounds(ctx context.Context, rows int64) (roundResults, error) {
+	var order []string
+	if b.opts.runs("psql") {
+		order = append(order, "psql")
+	}
+	gens := map[string]generation{}
+	for _, g := range bigGenerations {
+		if b.opts.runs(g.step) {
+			order = append(order, g.step)
+			gens[g.step] = g
+		}
+	}
+	res := roundResults{rates: map[string]float64{}, memory: map[string]table.Entry{}}
+	samples := map[string][]float64{}
+	peaks := map[string]measurement{}
+	for round := range b.opts.rounds {
+		logf("round %d of %d", round+1, b.opts.rounds)
+		for i := range order {
+			step := order[(round+i)%len(order)]
+			if step == "psql" {
+				secs, err := b.psqlCopy(ctx, rows)
+				if err != nil {
+					return res, err
+				}
+				samples[step] = append(samples[step], float64(rows)/secs)
+				continue
+			}
+			g := gens[step]
+			m, err := b.generate(ctx, g.where, g.format, endDate, rows)
+			if err != nil {
+				return res, err
+			}
+			samples[step] = append(samples[step], m.rate())
+			if m.rssKiB > peaks[step].rssKiB {
+				peaks[step] = m
+			}
+		}
+	}
+	for _, step := range order {
+		res.rates[step] = median(samples[step])
+		logf("%s: median %.0f rows/s of %s", step, res.rates[step], formatRates(samples[step]))
+	}
+	for step, m := range peaks {
+		res.memory[step] = memoryEntry(gens[step], m)
+	}
+	return res, nil
+}
+
+// median is the middle value (the mean of the two middle ones for an
+// even count).
+func median(values []float64) float64 {
+	s := slices.Sorted(slices.Values(values))
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// formatRates lists rates for the log.
+func formatRates(rates []float64) string {
+	parts := make([]string, len(rates))
+	for i, r := range rates {
+		parts[i] = strconv.FormatFloat(r, 'f', 0, 64)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// memoryEntry is a run's peak RSS against the target.
+func memoryEntry(g generation, m measurement) table.Entry {
+	return table.Compared(fmt.Sprintf("generator peak RSS, %s, %d rows", memoryLabel(g.format, g.where), m.rows),
+		float64(m.rssKiB)/1024, "MiB", "target 64 MiB", rssTargetMiB, true)
 }
 
 // memoryLabel names a run in the memory entries: "csv", "xlsx", "csv to S3".
@@ -379,7 +473,11 @@ func (b *bench) psqlCopy(ctx context.Context, rows int64) (float64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("psql: %w: %s", err, output)
 	}
-	logf("  %.1fs (%s)", secs, strings.TrimSpace(string(output)))
+	cpu := ""
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		cpu = fmt.Sprintf(", psql's CPU user %.1fs sys %.1fs", tvSeconds(ru.Utime), tvSeconds(ru.Stime))
+	}
+	logf("  %.1fs (%s)%s", secs, strings.TrimSpace(string(output)), cpu)
 	return secs, nil
 }
 
@@ -449,12 +547,16 @@ func (b *bench) generate(ctx context.Context, where string, format v1alpha1.Repo
 		return measurement{}, errors.New("no rusage for the generator process")
 	}
 	m := measurement{rows: rows, seconds: secs, rssKiB: ru.Maxrss, sampled: <-sampled} // KiB on Linux
-	logf("  %.1fs, %.0f rows/s, peak RSS %.1f MiB (sampled peaks: anonymous %.1f MiB, file %.1f MiB)",
-		secs, m.rate(), float64(m.rssKiB)/1024, float64(m.sampled.anonKiB)/1024, float64(m.sampled.fileKiB)/1024)
+	logf("  %.1fs, %.0f rows/s, CPU user %.1fs sys %.1fs, peak RSS %.1f MiB (sampled peaks: anonymous %.1f MiB, file %.1f MiB)",
+		secs, m.rate(), tvSeconds(ru.Utime), tvSeconds(ru.Stime),
+		float64(m.rssKiB)/1024, float64(m.sampled.anonKiB)/1024, float64(m.sampled.fileKiB)/1024)
 	// Free the disk for the next run.
 	_ = os.RemoveAll(fileDir)
 	return m, nil
 }
+
+// tvSeconds converts a getrusage time to seconds.
+func tvSeconds(tv syscall.Timeval) float64 { return float64(tv.Sec) + float64(tv.Usec)/1e6 }
 
 // rssSample is the peak of each part of a process's resident memory, as
 // /proc/PID/status shows it: anonymous (heap, stacks, buffers) and file
