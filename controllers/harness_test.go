@@ -86,6 +86,9 @@ type reportHarnessOptions struct {
 	s3 bool
 	// limits are the manager's queue limits; none when zero.
 	limits Limits
+	// workers are the request controller's workers; the manager's
+	// default (DefaultRequestWorkers) when zero.
+	workers int
 	// metricsAddr serves the manager's metrics; none when empty.
 	metricsAddr string
 	// webhooks, when set, runs the notification controller in the
@@ -188,7 +191,7 @@ func (h *reportHarness) startManager() {
 	requests := &ReportRequestReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("reportd-manager"),
 		Store: h.store, Settings: h.settings(), Defaults: DefaultDefaults(), ProgressInterval: h.opts.progressInterval,
-		Limits: h.opts.limits,
+		Limits: h.opts.limits, Workers: h.opts.workers,
 	}
 	Expect(requests.SetupWithManager(h.ctx, mgr)).To(Succeed())
 	if h.opts.webhooks != nil {

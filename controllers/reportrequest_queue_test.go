@@ -120,23 +120,26 @@ var _ = Describe("The queue", func() {
 		}
 	})
 
-	It("never runs more than the limits allow, however fast a burst is reconciled", func() {
-		h := newReportHarness(reportHarnessOptions{limits: Limits{MaxRunningJobs: 2, MaxRunningPerRequester: 1}})
+	// Eight workers reconcile the burst side by side: admission must be
+	// decided one request at a time however many reconcile at once.
+	It("never runs more than the limits allow, however many workers reconcile a burst", func() {
+		h := newReportHarness(reportHarnessOptions{limits: Limits{MaxRunningJobs: 3, MaxRunningPerRequester: 1}, workers: 8})
 		h.readyDefinition(fakeDefinition("fake"))
 		peaks := watchRunningJobs(h)
 		var names []string
-		for i := range 8 {
-			rr := reportRequest(fmt.Sprintf("b%02d", i), "fake", map[string]string{"steps": "50", "stepMs": "300"})
-			rr.Spec.RequestedBy = []string{"alice", "bob", "carol"}[i%3] + "@example.com"
+		for i := range 16 {
+			rr := reportRequest(fmt.Sprintf("b%02d", i), "fake", map[string]string{"steps": "10", "stepMs": "200"})
+			rr.Spec.RequestedBy = []string{"alice", "bob", "carol", "dave"}[i%4] + "@example.com"
 			h.create(rr)
 			names = append(names, rr.Name)
 		}
 		for _, name := range names {
-			h.waitForPhase(name, v1alpha1.PhaseCompleted, 60*time.Second)
+			h.waitForPhase(name, v1alpha1.PhaseCompleted, 90*time.Second)
 		}
 		total, perRequester := peaks()
-		Expect(total).To(Equal(2), "the most Jobs running at once")
+		Expect(total).To(Equal(3), "the most Jobs running at once")
 		Expect(perRequester).To(Equal(1), "the most Jobs of one requester running at once")
+		Expect(h.jobs()).To(HaveLen(16), "one Job per report")
 	})
 })
 

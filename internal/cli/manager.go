@@ -125,6 +125,7 @@ func addManagerFlags(fs *pflag.FlagSet, f *managerFlags) {
 	fs.DurationVar(&c.ProgressInterval, "progress-interval", controllers.DefaultProgressInterval, "least time between two progress updates of one report's status")
 	fs.IntVar(&c.Limits.MaxRunningJobs, "max-running-jobs", 0, "most report Jobs running at once; more requests wait in the queue (0: no limit)")
 	fs.IntVar(&c.Limits.MaxRunningPerRequester, "max-running-per-requester", 0, "most report Jobs of one requester running at once (0: no limit)")
+	fs.IntVar(&c.RequestWorkers, "request-workers", controllers.DefaultRequestWorkers, "reports reconciled at once (the queue's limits hold whatever the number)")
 	fs.DurationVar(&c.StaleUploadInterval, "stale-upload-interval", controllers.DefaultStaleUploadInterval, "how often to abort uploads left unfinished by stopped generators (0: never)")
 	fs.DurationVar(&c.StaleUploadGrace, "stale-upload-grace", controllers.DefaultStaleUploadGrace, "how old an unfinished upload must be to be aborted; longer than any report may run")
 

@@ -69,6 +69,9 @@ type Config struct {
 	ProgressInterval time.Duration
 	// Limits bound the report Jobs running at once (the queue); none when zero.
 	Limits controllers.Limits
+	// RequestWorkers is how many reports the request controller
+	// reconciles at once; controllers.DefaultRequestWorkers when zero.
+	RequestWorkers int
 	// StaleUploadInterval is how often uploads left unfinished by killed
 	// generators are aborted; 0 turns the sweep off.
 	StaleUploadInterval time.Duration
@@ -117,6 +120,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.MaxRunningJobs < 0 || c.Limits.MaxRunningPerRequester < 0 {
 		errs = append(errs, errors.New("--max-running-jobs and --max-running-per-requester must be 0 (no limit) or more"))
+	}
+	if c.RequestWorkers < 0 {
+		errs = append(errs, errors.New("--request-workers must be 1 or more (0 means the default)"))
 	}
 	if c.StaleUploadInterval < 0 {
 		errs = append(errs, errors.New("--stale-upload-interval must be 0 (no sweep) or more"))
@@ -168,6 +174,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, c Config, deps Deps) error {
 	reqs := &controllers.ReportRequestReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder(EventRecorderName),
 		Store: deps.Store, Settings: jobs, Defaults: c.Defaults, ProgressInterval: c.ProgressInterval, Limits: c.Limits,
+		Workers: c.RequestWorkers,
 	}
 	if err := reqs.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the ReportRequest controller: %w", err)

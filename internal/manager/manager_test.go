@@ -55,6 +55,7 @@ func TestValidate(t *testing.T) {
 		"a zero timeout":                 {change: func(c *Config) { c.Defaults.TimeoutSeconds = 0 }, wantErr: "timeout of at least 1s"},
 		"limits":                         {change: func(c *Config) { c.Limits = controllers.Limits{MaxRunningJobs: 10, MaxRunningPerRequester: 2} }},
 		"a negative limit":               {change: func(c *Config) { c.Limits.MaxRunningPerRequester = -1 }, wantErr: "--max-running-per-requester"},
+		"negative workers":               {change: func(c *Config) { c.RequestWorkers = -1 }, wantErr: "--request-workers"},
 		"a sweep":                        {change: func(c *Config) { c.StaleUploadInterval, c.StaleUploadGrace = time.Hour, 24*time.Hour }},
 		"no sweep, no grace":             {change: func(c *Config) { c.StaleUploadInterval, c.StaleUploadGrace = 0, 0 }},
 		"a grace shorter than a report":  {change: func(c *Config) { c.StaleUploadInterval, c.StaleUploadGrace = time.Hour, time.Minute }, wantErr: "--stale-upload-grace"},

@@ -89,7 +89,7 @@ type options struct {
 	reports int
 	qps     float32
 	burst   int
-	workers int // the controllers' MaxConcurrentReconciles; 0: the manager's default
+	workers int // the request controller's workers, and every other controller's; 0: the manager's defaults
 }
 
 func main() {
@@ -97,7 +97,7 @@ func main() {
 	flag.IntVar(&o.reports, "reports", 1000, "ReportRequests in the burst (and Jobs the yardstick creates)")
 	qps := flag.Float64("qps", -1, "client-side QPS of the manager and of the yardstick client (-1: no limit, controller-runtime's default)")
 	flag.IntVar(&o.burst, "burst", 0, "client-side burst of the manager and of the yardstick client")
-	flag.IntVar(&o.workers, "workers", 0, "reconciles each controller runs at once (0: the manager's default, one); for what-if runs")
+	flag.IntVar(&o.workers, "workers", 0, "reconciles each controller runs at once (0: the manager's defaults, as `reportd manager` runs: --request-workers 4, one for the definitions and schedules); for what-if runs")
 	flag.Parse()
 	o.qps = float32(*qps)
 	ctrllog.SetLogger(logr.Discard()) // only the figures go to stdout
@@ -243,7 +243,8 @@ func startManager(ctx context.Context, cfg *rest.Config, workers int, writes *wr
 			DatasourceSecret: "reportd-datasource", DatasourceSecretKey: "url",
 			Storage: controllers.StorageSettings{URL: "file://" + dir},
 		},
-		Defaults: controllers.DefaultDefaults(),
+		Defaults:       controllers.DefaultDefaults(),
+		RequestWorkers: workers,
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
