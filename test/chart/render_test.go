@@ -261,6 +261,7 @@ func TestFullValues(t *testing.T) {
 		"REPORTD_NOTIFY_TIMEOUT":              "20s",
 		"REPORTD_MAX_RUNNING_JOBS":            "20",
 		"REPORTD_MAX_RUNNING_PER_REQUESTER":   "3",
+		"REPORTD_REQUEST_WORKERS":             "6",
 		"REPORTD_NAMESPACE":                   "reports-finance",
 		"REPORTD_PUBLIC_URL":                  "https://reports.example.com",
 		"REPORTD_MAX_ACTIVE":                  "5",
