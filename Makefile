@@ -58,6 +58,11 @@ generate: $(CONTROLLER_GEN) ## Generate deepcopy methods.
 fmt: ## Run gofmt on the code.
 	gofmt -l -w $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')
 
+.PHONY: verify-fmt
+verify-fmt: ## Fail, naming the files, when gofmt would change any (make fmt fixes them).
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change these files (run make fmt):"; echo "$$unformatted"; exit 1; fi
+
 .PHONY: vet
 vet: ## Run go vet.
 	go vet ./...
@@ -73,7 +78,7 @@ verify-gen: manifests generate ## Fail when generated files differ from what is 
 ##@ Test
 
 .PHONY: test
-test: verify-gen fmt vet envtest test-servers ## Run every test: unit, envtest, PostgreSQL, S3 and SMTP.
+test: verify-gen verify-fmt vet envtest test-servers ## Run every test: unit, envtest, PostgreSQL, S3 and SMTP.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" REPORTD_BIN_DIR="$(BIN)" go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: envtest
