@@ -411,9 +411,13 @@ func (e *Executor) run(ctx context.Context, job *batchv1.Job, pod *corev1.Pod) (
 	s, err := e.processSpec(container, env, dir)
 	if err == nil {
 		var p *process
-		p, err = startProcess(s, func() { e.notify(job) })
+		// The key, not the Job: the reconcile goes on decoding into job
+		// while the process runs, and its end is reported from another
+		// goroutine.
+		jobKey := client.ObjectKeyFromObject(job)
+		p, err = startProcess(s, func() { e.notify(jobKey) })
 		if err == nil {
-			e.remember(key, &attempt{job: client.ObjectKeyFromObject(job), proc: p})
+			e.remember(key, &attempt{job: jobKey, proc: p})
 			return false, e.writePod(ctx, pod, runningStatus(pod, p.startedAt))
 		}
 	}
@@ -491,8 +495,8 @@ func (e *Executor) configMapData(ctx context.Context, namespace, name string) (m
 	return cm.Data, nil
 }
 
-// notify asks for a reconcile of job: one of its processes ended.
-func (e *Executor) notify(job *batchv1.Job) {
+// notify asks for a reconcile of a Job: one of its processes ended.
+func (e *Executor) notify(job types.NamespacedName) {
 	stub := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: job.Namespace, Name: job.Name}}
 	go func() {
 		select {
