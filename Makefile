@@ -26,7 +26,7 @@ VERSITYGW      := $(BIN)/versitygw
 MAILPIT        := $(BIN)/mailpit
 HELM           := $(BIN)/helm
 
-GO_TEST_FLAGS ?= -count=1 -timeout 25m
+GO_TEST_FLAGS ?= -race -count=1 -timeout 25m
 
 ##@ General
 
