@@ -179,6 +179,7 @@ func (r *run) execute(ctx context.Context) error {
 		ctx, cancel = context.WithTimeout(ctx, p.timeout)
 		defer cancel()
 	}
+	r.abortEarlierUploads(ctx, p.key)
 	tracker := newProgressTracker(r.annotator, r.cfg.ProgressInterval, r.cfg.Clock, r.cfg.Log, p.mode, p.estimate)
 	if err := tracker.start(ctx); err != nil {
 		return r.classify(ctx, p, err)
@@ -197,6 +198,23 @@ func (r *run) execute(ctx context.Context) error {
 	}
 	r.cfg.Log.Info("Report stored", "key", p.key, "rows", out.rows, "bytes", out.size)
 	return nil
+}
+
+// abortEarlierUploads aborts what earlier attempts of this report left
+// unfinished under its key. They are over: a report Job starts its next
+// pod only once the last one has failed (its pod failure policy makes the
+// Job's podReplacementPolicy Failed), and an attempt that was killed could
+// not abort its own upload, whose parts would otherwise wait for the
+// manager's stale-upload sweep. A failure here is logged, not fatal: the
+// sweep still catches what is left, and a store may refuse the listing.
+func (r *run) abortEarlierUploads(ctx context.Context, key string) {
+	n, err := r.cfg.Store.AbortUploads(ctx, key)
+	switch {
+	case err != nil:
+		r.cfg.Log.Error(err, "Could not abort the unfinished uploads of earlier attempts; the stale-upload sweep will", "key", key)
+	case n > 0:
+		r.cfg.Log.Info("Aborted the unfinished uploads of earlier attempts", "key", key, "uploads", n)
+	}
 }
 
 // prepare reads the request and its definition and decides the plan;

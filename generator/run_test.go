@@ -32,6 +32,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jackc/pgx/v5"
 	batchv1 "k8s.io/api/batch/v1"
@@ -76,6 +77,7 @@ type harness struct {
 func TestRun(t *testing.T) {
 	h := newHarness(t)
 	t.Run("csv on S3 equals COPY, with a matching result and rising progress", h.testCSVOnS3)
+	t.Run("a retry aborts the upload its killed attempt left", h.testRetryAbortsKilledAttemptsUpload)
 	t.Run("KeyRange progress and file storage", h.testKeyRangeOnFileStorage)
 	t.Run("KeyRange without its key column still completes", h.testKeyRangeFallback)
 	t.Run("csv.gz is the gzip of the CSV", h.testCSVGzip)
@@ -193,6 +195,36 @@ func (h *harness) testCSVOnS3(t *testing.T) {
 	history.checkProgress(t, r.pod, rows)
 	if left := h.openUploads(t); len(left) != 0 {
 		t.Errorf("unfinished uploads after success: %v", left)
+	}
+}
+
+func (h *harness) testRetryAbortsKilledAttemptsUpload(t *testing.T) {
+	r := h.newReport(t, salesDefinition(t), salesRequest("sales-retried", v1alpha1.FormatCSV))
+	// What attempt 1, killed mid-upload, left: an open multipart upload of
+	// the report's key, with a part in it (TestProcess shows a SIGKILLed
+	// generator leaves one).
+	ctx := context.Background()
+	fullKey := "reports/" + r.key
+	left, err := h.s3.Client().CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &h.s3.Bucket, Key: &fullKey})
+	if err != nil {
+		t.Fatalf("CreateMultipartUpload: %v", err)
+	}
+	if _, err := h.s3.Client().UploadPart(ctx, &s3.UploadPartInput{
+		Bucket: &h.s3.Bucket, Key: &fullKey, UploadId: left.UploadId, PartNumber: aws.Int32(1),
+		Body: bytes.NewReader(bytes.Repeat([]byte("x"), 5<<20)),
+	}); err != nil {
+		t.Fatalf("UploadPart: %v", err)
+	}
+	r.pod = r.request.Name + "-job-pod2"
+	if _, err := h.run(t, r, h.config(r, h.s3Store)); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	want, _ := h.copyCSV(t)
+	if got := h.object(t, h.s3Store, r.key); !bytes.Equal(got, want) {
+		t.Errorf("the retry's CSV (%d bytes) differs from COPY's (%d bytes)", len(got), len(want))
+	}
+	if uploads := h.openUploads(t); len(uploads) != 0 {
+		t.Errorf("unfinished uploads after the retry: %v; want the killed attempt's aborted", uploads)
 	}
 }
 

@@ -163,20 +163,31 @@ func (s *fileStore) info(key string, info fs.FileInfo) ObjectInfo {
 // Delete implements Store: the file and any partial upload of the same key.
 // Removing a partial that a writer still holds makes that writer's rename
 // fail, so a late upload cannot outlive the deletion.
-func (s *fileStore) Delete(_ context.Context, key string) error {
+func (s *fileStore) Delete(ctx context.Context, key string) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	target := s.path(key)
-	if err := s.removePartials(filepath.Dir(target), func(name string, _ fs.FileInfo) bool {
-		return partialTarget(name) == filepath.Base(target)
-	}); err != nil {
+	if _, err := s.AbortUploads(ctx, key); err != nil {
 		return err
 	}
+	target := s.path(key)
 	if err := os.Remove(target); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("deleting %s: %w", s.URI(key), err)
 	}
 	return nil
+}
+
+// AbortUploads implements Store: it removes the partial files of key.
+// Removing a partial that a writer still holds makes that writer's rename
+// fail.
+func (s *fileStore) AbortUploads(_ context.Context, key string) (int, error) {
+	if err := checkKey(key); err != nil {
+		return 0, err
+	}
+	target := s.path(key)
+	return s.removePartials(filepath.Dir(target), func(name string, _ fs.FileInfo) bool {
+		return partialTarget(name) == filepath.Base(target)
+	})
 }
 
 // AbortStaleUploads implements Store: it removes partial files older than
@@ -221,14 +232,15 @@ func (s *fileStore) isStalePartial(p string, d fs.DirEntry, prefix string, older
 }
 
 // removePartials removes the partial files in dir that match.
-func (s *fileStore) removePartials(dir string, match func(name string, info fs.FileInfo) bool) error {
+func (s *fileStore) removePartials(dir string, match func(name string, info fs.FileInfo) bool) (int, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return 0, nil
 	}
 	if err != nil {
-		return fmt.Errorf("listing partial files: %w", err)
+		return 0, fmt.Errorf("listing partial files: %w", err)
 	}
+	removed := 0
 	for _, e := range entries {
 		if e.IsDir() || !strings.HasSuffix(e.Name(), partialSuffix) {
 			continue
@@ -238,10 +250,11 @@ func (s *fileStore) removePartials(dir string, match func(name string, info fs.F
 			continue
 		}
 		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("removing a partial file: %w", err)
+			return removed, fmt.Errorf("removing a partial file: %w", err)
 		}
+		removed++
 	}
-	return nil
+	return removed, nil
 }
 
 // partialTarget is the file name a partial file becomes:

@@ -193,15 +193,24 @@ func (s *s3Store) Delete(ctx context.Context, key string) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	full := s.objectKey(key)
-	if _, err := s.abortUploads(ctx, full, func(k string, _ time.Time) bool { return k == full }); err != nil {
+	if _, err := s.AbortUploads(ctx, key); err != nil {
 		return err
 	}
+	full := s.objectKey(key)
 	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &full})
 	if err != nil && !isNotFound(err) {
 		return s.wrapErr("deleting", key, err)
 	}
 	return nil
+}
+
+// AbortUploads implements Store.
+func (s *s3Store) AbortUploads(ctx context.Context, key string) (int, error) {
+	if err := checkKey(key); err != nil {
+		return 0, err
+	}
+	full := s.objectKey(key)
+	return s.abortUploads(ctx, full, func(k string, _ time.Time) bool { return k == full })
 }
 
 // AbortStaleUploads implements Store.

@@ -65,6 +65,11 @@ type Store interface {
 	// Delete removes the object under key and aborts unfinished uploads of
 	// exactly that key. Deleting what is not there is not an error.
 	Delete(ctx context.Context, key string) error
+	// AbortUploads aborts every unfinished upload of exactly key, and
+	// returns how many it aborted. A report's next attempt calls it before
+	// its own upload: the attempts before it are over, and what a killed
+	// one left would otherwise wait for the stale-upload sweep.
+	AbortUploads(ctx context.Context, key string) (int, error)
 	// AbortStaleUploads aborts unfinished uploads whose key starts with
 	// prefix and that began before olderThan (a killed generator leaves
 	// them), and returns how many it aborted.

@@ -21,6 +21,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -54,6 +55,8 @@ type fixture struct {
 	s3 *testsupport.S3
 	// spoolDir is where an S3 store spools its parts; "" for file storage.
 	spoolDir string
+	// dir is a file store's directory; "" for S3.
+	dir string
 }
 
 // forEachStore runs test against an S3 store on a real versitygw and a file
@@ -96,7 +99,7 @@ func newFileFixture(t *testing.T) fixture {
 	if err != nil {
 		t.Fatalf("storage.New: %v", err)
 	}
-	return fixture{store: store, unfinished: func(t *testing.T) []string { t.Helper(); return partialFiles(t, dir) }}
+	return fixture{store: store, dir: dir, unfinished: func(t *testing.T) []string { t.Helper(); return partialFiles(t, dir) }}
 }
 
 // partialFiles lists the partial files under dir.
@@ -340,6 +343,58 @@ func TestDeleteIsIdempotentAndAbortsAnUploadInFlight(t *testing.T) {
 		assertAbsent(t, f, key)
 		if err := f.store.Delete(ctx, "team-a/never-existed.csv"); err != nil {
 			t.Errorf("Delete of a key that never existed: %v", err)
+		}
+	})
+}
+
+// leaveUpload leaves an unfinished upload of key, as a generator killed
+// mid-upload does: an open multipart upload, or a partial file.
+func (f fixture) leaveUpload(t *testing.T, key string, n int) {
+	t.Helper()
+	if f.s3 != nil {
+		full := "reports/" + key
+		if _, err := f.s3.Client().CreateMultipartUpload(context.Background(),
+			&s3.CreateMultipartUploadInput{Bucket: &f.s3.Bucket, Key: &full}); err != nil {
+			t.Fatalf("CreateMultipartUpload: %v", err)
+		}
+		return
+	}
+	dir, base := filepath.Split(filepath.Join(f.dir, filepath.FromSlash(key)))
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	partial := filepath.Join(dir, fmt.Sprintf(".%s.%d.partial", base, n))
+	if err := os.WriteFile(partial, []byte("half a report"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A report's next attempt aborts what killed attempts left under its key,
+// and nothing else: not another key sharing its prefix, not the object.
+func TestAbortUploadsAbortsOnlyThatKeysUploads(t *testing.T) {
+	forEachStore(t, func(t *testing.T, f fixture) {
+		ctx := context.Background()
+		const key, other = "team-a/r-1a2b.csv", "team-a/r-1a2b.csv.gz"
+		if _, err := f.store.Put(ctx, key, strings.NewReader("a,b\n"), storage.PutOptions{}); err != nil {
+			t.Fatalf("Put: %v", err)
+		}
+		f.leaveUpload(t, key, 1)
+		f.leaveUpload(t, key, 2)
+		f.leaveUpload(t, other, 3)
+		if n, err := f.store.AbortUploads(ctx, key); err != nil || n != 2 {
+			t.Errorf("AbortUploads(%s) = %d, %v; want 2", key, n, err)
+		}
+		if left := f.unfinished(t); len(left) != 1 || !strings.Contains(left[0], "r-1a2b.csv.gz") {
+			t.Errorf("unfinished after AbortUploads: %v; want only the upload of %s", left, other)
+		}
+		if got, _ := readAll(t, f.store, key); string(got) != "a,b\n" {
+			t.Errorf("the object under %s reads %q after AbortUploads; want it untouched", key, got)
+		}
+		if n, err := f.store.AbortUploads(ctx, key); err != nil || n != 0 {
+			t.Errorf("a second AbortUploads(%s) = %d, %v; want 0", key, n, err)
+		}
+		if _, err := f.store.AbortUploads(ctx, "../outside.csv"); !errors.Is(err, storage.ErrInvalidKey) {
+			t.Errorf("AbortUploads of a key leaving the store = %v; want ErrInvalidKey", err)
 		}
 	})
 }
