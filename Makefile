@@ -95,7 +95,7 @@ build: ## Build the reportd binary into bin/.
 	go build -o $(BIN)/reportd .
 
 .PHONY: bench
-bench: envtest test-servers ## Benchmark `reportd generate` against psql over 5,000,000 orders, the facade against the API server and the manager under a burst of 1,000 reports (about 12 minutes on a quiet machine); JSON to $BENCH_OUT (default bin/bench.json).
+bench: envtest test-servers ## Benchmark `reportd generate` against psql over 5,000,000 orders, the facade against the API server and the manager under a burst of 1,000 reports (about 15 minutes on a quiet machine); JSON to $BENCH_OUT (default bin/bench.json).
 	go build -o $(BIN)/reportd .
 	rm -f "$${BENCH_OUT:-$(BIN)/bench.json}"
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" REPORTD_BIN_DIR="$(BIN)" BENCH_OUT="$${BENCH_OUT:-$(BIN)/bench.json}" go run ./hack/bench/facade
