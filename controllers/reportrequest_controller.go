@@ -96,7 +96,7 @@ type ReportRequestReconciler struct {
 // DefaultRequestWorkers is how many reports the request controller
 // reconciles at once unless told otherwise. Each report costs the manager
 // three API round trips before its Job exists; one worker does them one
-// report after the other, four drain a burst about twice as fast
+// report after the other; four drained a burst 1.6 times as fast
 // (docs/benchmarks.md, "The manager under a burst").
 const DefaultRequestWorkers = 4
 

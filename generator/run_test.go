@@ -201,8 +201,8 @@ func (h *harness) testCSVOnS3(t *testing.T) {
 func (h *harness) testRetryAbortsKilledAttemptsUpload(t *testing.T) {
 	r := h.newReport(t, salesDefinition(t), salesRequest("sales-retried", v1alpha1.FormatCSV))
 	// What attempt 1, killed mid-upload, left: an open multipart upload of
-	// the report's key, with a part in it (TestProcess shows a SIGKILLed
-	// generator leaves one).
+	// the report's key, with a part in it (the process subtest's
+	// testKilledMidUpload shows a SIGKILLed generator leaves one).
 	ctx := context.Background()
 	fullKey := "reports/" + r.key
 	left, err := h.s3.Client().CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &h.s3.Bucket, Key: &fullKey})
