@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -79,40 +80,55 @@ func (a *jobAnnotator) progressValues(percent int32, rows int64) map[string]stri
 	}
 }
 
-// estimator turns a row into the fraction of the report done so far; ok is
-// false when this row says nothing (a NULL key, say).
-type estimator func(row [][]byte) (fraction float64, ok bool)
+// estimator turns a row's key (the KeyRange column's text) into the
+// fraction of the report done so far; ok is false when the key says
+// nothing (NULL, say).
+type estimator func(key []byte) (fraction float64, ok bool)
 
 // progressTracker counts rows on the streaming goroutine and publishes
 // progress from its own goroutine, so a slow API server never slows the
-// export. The row path costs one atomic add and one atomic load.
+// export. The row path costs an atomic add, and for KeyRange a copy of the
+// key under an uncontended lock; the key is parsed only when progress is
+// published. So the progress shown is the last row's, even when the query
+// stalls right after it.
 type progressTracker struct {
 	annotator *jobAnnotator
 	interval  time.Duration
 	clock     clock.WithTicker
 	log       logr.Logger
 	mode      v1alpha1.ProgressMode
-	estimate  estimator // KeyRange only; set before the first row
 	total     atomic.Int64
 
-	rows       atomic.Int64
-	percent    atomic.Int32 // highest seen, so it never goes backwards
-	wantSample atomic.Bool
+	rows    atomic.Int64
+	percent atomic.Int32 // highest seen, so it never goes backwards
+
+	keyMu     sync.Mutex
+	estimate  estimator // KeyRange only; nil until the columns are known
+	keyColumn int
+	lastKey   []byte // the last row's key, copied: pgx reuses row memory
+	keySeen   bool   // lastKey holds a key not yet estimated
 
 	sentPercent int32 // publisher goroutine only
 	sentRows    int64
 }
 
 // newProgressTracker starts at 0 with nothing sent yet.
-func newProgressTracker(a *jobAnnotator, interval time.Duration, clk clock.WithTicker, log logr.Logger, mode v1alpha1.ProgressMode, est estimator) *progressTracker {
-	return &progressTracker{annotator: a, interval: interval, clock: clk, log: log, mode: mode, estimate: est, sentPercent: -1, sentRows: -1}
+func newProgressTracker(a *jobAnnotator, interval time.Duration, clk clock.WithTicker, log logr.Logger, mode v1alpha1.ProgressMode) *progressTracker {
+	return &progressTracker{annotator: a, interval: interval, clock: clk, log: log, mode: mode, sentPercent: -1, sentRows: -1}
+}
+
+// useKeyRange makes KeyRange progress read column with est.
+func (p *progressTracker) useKeyRange(column int, est estimator) {
+	p.keyMu.Lock()
+	defer p.keyMu.Unlock()
+	p.keyColumn, p.estimate = column, est
 }
 
 // setTotal records the row count (Count mode) once it is known.
 func (p *progressTracker) setTotal(total int64) { p.total.Store(total) }
 
-// row counts one row and, when the publisher asked for it, samples the
-// key column; pgx reuses row's memory, so nothing of it is kept.
+// row counts one row and, for KeyRange, keeps a copy of its key for the
+// publisher; pgx reuses row's memory.
 func (p *progressTracker) row(raw [][]byte) {
 	rows := p.rows.Add(1)
 	switch p.mode {
@@ -121,12 +137,25 @@ func (p *progressTracker) row(raw [][]byte) {
 			p.raise(int32(min(rows*100/total, runningCap)))
 		}
 	case v1alpha1.ProgressKeyRange:
-		if p.estimate != nil && p.wantSample.Load() {
-			p.wantSample.Store(false)
-			if f, ok := p.estimate(raw); ok {
-				p.raise(int32(min(math.Floor(f*100), runningCap)))
-			}
+		p.keyMu.Lock()
+		if p.estimate != nil && p.keyColumn < len(raw) && raw[p.keyColumn] != nil {
+			p.lastKey = append(p.lastKey[:0], raw[p.keyColumn]...)
+			p.keySeen = true
 		}
+		p.keyMu.Unlock()
+	}
+}
+
+// estimateLastKey raises the percentage to what the last row's key says.
+func (p *progressTracker) estimateLastKey() {
+	p.keyMu.Lock()
+	defer p.keyMu.Unlock()
+	if !p.keySeen {
+		return
+	}
+	p.keySeen = false
+	if f, ok := p.estimate(p.lastKey); ok {
+		p.raise(int32(min(math.Floor(f*100), runningCap)))
 	}
 }
 
@@ -158,7 +187,6 @@ func (p *progressTracker) run(ctx context.Context) {
 			return
 		case <-ticker.C():
 			p.publish(ctx)
-			p.wantSample.Store(true)
 		}
 	}
 }
@@ -169,6 +197,7 @@ func (p *progressTracker) run(ctx context.Context) {
 // sees the report moving. A failed progress patch is logged, not fatal:
 // the next one may pass.
 func (p *progressTracker) publish(ctx context.Context) {
+	p.estimateLastKey()
 	percent, rows := p.percent.Load(), p.rows.Load()
 	changed := percent != p.sentPercent || (percent == 0 && rows != p.sentRows)
 	if !changed {
@@ -183,10 +212,10 @@ func (p *progressTracker) publish(ctx context.Context) {
 	p.sentPercent, p.sentRows = percent, rows
 }
 
-// keyRangeEstimator reads progress from the key column's position between
-// the start and end parameters' bound values. A date end parameter names
-// an included day, so the range runs to the end of that day.
-func keyRangeEstimator(column int, start, end any, endIsDate bool) (estimator, error) {
+// keyRangeEstimator reads progress from a key's position between the
+// start and end parameters' bound values. A date end parameter names an
+// included day, so the range runs to the end of that day.
+func keyRangeEstimator(start, end any, endIsDate bool) (estimator, error) {
 	lo, ok := toFloat(start)
 	if !ok {
 		return nil, fmt.Errorf("the start parameter's value cannot measure progress")
@@ -201,11 +230,11 @@ func keyRangeEstimator(column int, start, end any, endIsDate bool) (estimator, e
 	if hi <= lo {
 		return nil, fmt.Errorf("the progress range is empty")
 	}
-	return func(row [][]byte) (float64, bool) {
-		if column >= len(row) || row[column] == nil {
+	return func(key []byte) (float64, bool) {
+		if key == nil {
 			return 0, false
 		}
-		v, ok := parseKey(string(row[column]))
+		v, ok := parseKey(string(key))
 		if !ok {
 			return 0, false
 		}

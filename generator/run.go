@@ -158,7 +158,8 @@ type plan struct {
 	timeout    time.Duration // 0: none
 	maxRows    int64         // 0: no limit
 	mode       v1alpha1.ProgressMode
-	estimate   estimator
+	estimate   estimator // KeyRange, once the columns are known
+	keyColumn  int       // KeyRange: the key's column
 }
 
 // outcome describes the stored file.
@@ -180,7 +181,7 @@ func (r *run) execute(ctx context.Context) error {
 		defer cancel()
 	}
 	r.abortEarlierUploads(ctx, p.key)
-	tracker := newProgressTracker(r.annotator, r.cfg.ProgressInterval, r.cfg.Clock, r.cfg.Log, p.mode, p.estimate)
+	tracker := newProgressTracker(r.annotator, r.cfg.ProgressInterval, r.cfg.Clock, r.cfg.Log, p.mode)
 	if err := tracker.start(ctx); err != nil {
 		return r.classify(ctx, p, err)
 	}
@@ -328,11 +329,11 @@ func (p *plan) keyRangeFor(cols []encode.Column) error {
 			endIsDate = param.Type == v1alpha1.ParameterDate
 		}
 	}
-	est, err := keyRangeEstimator(column, p.bound.Values[pe.StartParameter], p.bound.Values[pe.EndParameter], endIsDate)
+	est, err := keyRangeEstimator(p.bound.Values[pe.StartParameter], p.bound.Values[pe.EndParameter], endIsDate)
 	if err != nil {
 		return err
 	}
-	p.estimate = est
+	p.keyColumn, p.estimate = column, est
 	return nil
 }
 
@@ -422,7 +423,9 @@ func (r *run) export(ctx context.Context, p *plan, w io.Writer, tracker *progres
 				if err := p.keyRangeFor(cols); err != nil {
 					r.cfg.Log.Info("KeyRange progress is unavailable; showing rows only", "reason", err.Error())
 				}
-				tracker.estimate = p.estimate
+				if p.estimate != nil {
+					tracker.useKeyRange(p.keyColumn, p.estimate)
+				}
 			}
 			return enc.Begin(cols)
 		},

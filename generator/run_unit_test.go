@@ -19,6 +19,7 @@ package generator
 import (
 	"errors"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -73,7 +74,7 @@ func TestParseKeyReadsPostgresTextValues(t *testing.T) {
 func TestKeyRangeEstimatorCountsTheLastDayIn(t *testing.T) {
 	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	end := time.Date(2024, 1, 9, 0, 0, 0, 0, time.UTC) // 9 days with the 9th included
-	est, err := keyRangeEstimator(1, start, end, true)
+	est, err := keyRangeEstimator(start, end, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,35 +91,50 @@ func TestKeyRangeEstimatorCountsTheLastDayIn(t *testing.T) {
 		{nil, 0, false},
 	}
 	for _, c := range cases {
-		got, ok := est([][]byte{[]byte("x"), c.key})
+		got, ok := est(c.key)
 		if ok != c.ok || math.Abs(got-c.want) > 1e-9 {
 			t.Errorf("estimate(%q) = %v, %v; want %v, %v", c.key, got, ok, c.want, c.ok)
 		}
 	}
-	if _, err := keyRangeEstimator(0, end, start, false); err == nil {
+	if _, err := keyRangeEstimator(end, start, false); err == nil {
 		t.Error("an empty range was accepted")
 	}
 }
 
 func TestProgressNeverGoesBackwardsAndStopsShortOf100(t *testing.T) {
-	tracker := newProgressTracker(nil, time.Second, nil, logr.Discard(), v1alpha1.ProgressKeyRange, nil)
-	fractions := []float64{0.10, 0.50, 0.30, 1.0}
-	i := 0
-	tracker.estimate = func([][]byte) (float64, bool) { f := fractions[i]; i++; return f, true }
-	var seen []int32
-	for range fractions {
-		tracker.wantSample.Store(true)
-		tracker.row(nil)
-		seen = append(seen, tracker.percent.Load())
+	tracker := newProgressTracker(nil, time.Second, nil, logr.Discard(), v1alpha1.ProgressKeyRange)
+	// The key column (1) holds the fraction done.
+	tracker.useKeyRange(1, func(key []byte) (float64, bool) {
+		f, err := strconv.ParseFloat(string(key), 64)
+		return f, err == nil
+	})
+	publishAfter := func(keys ...string) int32 {
+		for _, k := range keys {
+			row := [][]byte{[]byte("x"), nil}
+			if k != "NULL" {
+				row[1] = []byte(k)
+			}
+			tracker.row(row)
+		}
+		tracker.estimateLastKey()
+		return tracker.percent.Load()
 	}
-	if want := []int32{10, 50, 50, runningCap}; !equalInts(seen, want) {
+	var seen []int32
+	// The query stalls after 0.39: what is shown is the last row's key,
+	// not the first one after the previous tick.
+	seen = append(seen, publishAfter("0.10", "0.25", "0.39"))
+	seen = append(seen, publishAfter())               // nothing new
+	seen = append(seen, publishAfter("0.50", "NULL")) // a NULL key says nothing
+	seen = append(seen, publishAfter("0.30"))         // never backwards
+	seen = append(seen, publishAfter("1.0"))          // 100 only once the file is stored
+	if want := []int32{39, 39, 50, 50, runningCap}; !equalInts(seen, want) {
 		t.Errorf("progress %v; want %v", seen, want)
 	}
-	if tracker.rows.Load() != 4 {
-		t.Errorf("rows %d; want 4", tracker.rows.Load())
+	if tracker.rows.Load() != 7 {
+		t.Errorf("rows %d; want 7", tracker.rows.Load())
 	}
 
-	count := newProgressTracker(nil, time.Second, nil, logr.Discard(), v1alpha1.ProgressCount, nil)
+	count := newProgressTracker(nil, time.Second, nil, logr.Discard(), v1alpha1.ProgressCount)
 	count.setTotal(3)
 	for range 3 {
 		count.row(nil)

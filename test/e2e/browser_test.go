@@ -18,12 +18,15 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -342,7 +345,6 @@ func TestWebPage(t *testing.T) {
 
 	a := newTab(t, browserCtx, alice.Name, artifacts)
 	a.signIn("/", alice.Token)
-	before := a.listedIDs()
 	if got := eval[string](a, "choose sales", chooseJS("f-type", "sales")); got != "sales" {
 		t.Fatalf("the form offers no sales report type (chose %q)", got)
 	}
@@ -357,7 +359,11 @@ func TestWebPage(t *testing.T) {
 	t.Run("a bad date is shown at its field and creates nothing", func(t *testing.T) {
 		checkBadDates(t, a, alice.Name, sales.params)
 	})
+	t.Run("the bar shows a report held part way, then 100%", func(t *testing.T) {
+		checkProgressPartWay(t, a, alice.Token)
+	})
 
+	before := a.listedIDs()
 	a.do("request the report", chromedp.Click(chromedp.ID("f-submit")))
 	id := eval[string](a, "wait for the new report in My reports", fmt.Sprintf(`new Promise((resolve) => {
 		const known = new Set(%s);
@@ -492,13 +498,43 @@ func checkBadDates(t *testing.T, tab *browserTab, user string, good map[string]s
 	}
 }
 
+// checkProgressPartWay requests, as the user of token, a report that
+// stops at its 400th row of 1,000 until the test lets it go, and checks
+// that the page shows it processing at a percentage between 0 and 100
+// (kept as the progress screenshot), then completed at 100%.
+func checkProgressPartWay(t *testing.T, tab *browserTab, token string) {
+	gate := e2eutil.CloseGate(t, stack.Postgres.URL)
+	code, body := facadeCall(t, stack.FacadeURL, token, http.MethodPost, "/api/v1/reports", map[string]any{
+		"reportType": e2eutil.GatedType, "format": "csv",
+		"parameters": map[string]string{"first": "1", "last": "1000", "width": "8", "gateRow": "400", "gateKey": strconv.FormatInt(gate.Key, 10)},
+	})
+	var created facadeReport
+	if code != http.StatusCreated && code != http.StatusAccepted || json.Unmarshal(body, &created) != nil || created.ID == "" {
+		t.Fatalf("POST /api/v1/reports = %d %s", code, body)
+	}
+	var held *cardState
+	e2eutil.Eventually(t, reportTimeout, "the card of "+created.ID+" to show progress part way", func() (bool, string) {
+		held = tab.card(created.ID)
+		if held == nil {
+			return false, "not listed"
+		}
+		return held.Status == "processing" && held.Progress > 0 && held.Progress < 100, fmt.Sprintf("%+v", *held)
+	})
+	tab.screenshot("3-progress.png")
+	// Rows 1 to 399 of 1 to 1,000 are through: about 40%, never more.
+	if held.Progress > 40 || held.Percent != fmt.Sprintf("%.0f%%", held.Progress) {
+		t.Errorf("the held report's card shows %+v; want at most 40%% with its percentage", *held)
+	}
+	gate.Open()
+	seen := watchCard(t, tab, created.ID)
+	checkPageProgress(t, append([]cardState{*held}, seen...))
+}
+
 // watchCard follows the card of report id until it is completed or
-// failed, and returns every state it showed. The first state that shows
-// progress is kept as a screenshot.
+// failed, and returns every state it showed.
 func watchCard(t *testing.T, tab *browserTab, id string) []cardState {
 	t.Helper()
 	var seen []cardState
-	shot := false
 	deadline := time.Now().Add(reportTimeout)
 	for {
 		st := tab.card(id)
@@ -507,10 +543,6 @@ func watchCard(t *testing.T, tab *browserTab, id string) []cardState {
 		}
 		if len(seen) == 0 || *st != seen[len(seen)-1] {
 			seen = append(seen, *st)
-		}
-		if !shot && (st.Status == "processing" || st.Status == "completed") {
-			tab.screenshot("3-progress.png")
-			shot = true
 		}
 		if st.Status == "completed" || st.Status == "failed" {
 			return seen

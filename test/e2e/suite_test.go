@@ -129,7 +129,9 @@ func setUp(work string) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "e2e: the stack is ready in %.1fs\n", stack.StartedIn().Seconds())
-	return nil
+	// A report type that stops part way, so the web page can be watched
+	// showing progress between 0 and 100.
+	return e2eutil.InstallGatedType(ctx, stack.Client, stack.Namespace, stack.Postgres.URL)
 }
 
 // kubectl runs kubectl with the stack's kubeconfig, as an operator would,

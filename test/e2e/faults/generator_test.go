@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"reportd.io/reportd/api/v1alpha1"
+	"reportd.io/reportd/test/e2e/e2eutil"
 )
 
 // TestGeneratorKilledMidReportIsRetried kills a report's process with
@@ -30,7 +31,7 @@ import (
 // start, and the file is exactly psql's export of the same query.
 func TestGeneratorKilledMidReportIsRetried(t *testing.T) {
 	watched := watchAll(t)
-	g := closedGate(t)
+	g := e2eutil.CloseGate(t, stack.Postgres.URL)
 	name := gated(g, 3000, 1500, 8, 2).create(t, "killed")
 	waitAtGate(t, name)
 
@@ -44,7 +45,7 @@ func TestGeneratorKilledMidReportIsRetried(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	g.open()
+	g.Open()
 
 	rr := waitFinished(t, 2*time.Minute, name)
 	if rr.Status.Phase != v1alpha1.PhaseCompleted {

@@ -29,19 +29,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	"reportd.io/reportd/api/v1alpha1"
 	"reportd.io/reportd/controllers"
@@ -49,44 +45,6 @@ import (
 	"reportd.io/reportd/internal/testsupport"
 	"reportd.io/reportd/test/e2e/e2eutil"
 )
-
-// applyYAML creates one ReportDefinition in the stack's namespace.
-func applyYAML(ctx context.Context, manifest string) error {
-	def := &v1alpha1.ReportDefinition{}
-	if err := yaml.UnmarshalStrict([]byte(manifest), def); err != nil {
-		return fmt.Errorf("read the definition: %w", err)
-	}
-	def.Namespace = stack.Namespace
-	if err := stack.Client.Create(ctx, def); err != nil {
-		return fmt.Errorf("create definition %s: %w", def.Name, err)
-	}
-	return nil
-}
-
-// waitDefinitionReady waits until the manager has found the definition
-// good (Ready for its generation).
-func waitDefinitionReady(ctx context.Context, name string) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	for {
-		def := &v1alpha1.ReportDefinition{}
-		err := stack.Client.Get(ctx, client.ObjectKey{Namespace: stack.Namespace, Name: name}, def)
-		if err == nil {
-			c := apimeta.FindStatusCondition(def.Status.Conditions, v1alpha1.ConditionReady)
-			if c != nil && c.ObservedGeneration == def.Generation && c.Status == metav1.ConditionTrue {
-				return nil
-			}
-			if c != nil && c.Status == metav1.ConditionFalse {
-				return fmt.Errorf("definition %s is not ready: %s: %s", name, c.Reason, c.Message)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("definition %s was not checked within a minute (%w)", name, errors.Join(ctx.Err(), err))
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
 
 // request is a ReportRequest the way a test asks for it.
 type request struct {
@@ -125,51 +83,11 @@ func (r request) create(t testing.TB, prefix string) string {
 
 // gated is a request of the gated type: rows 1..last, each with a pad of
 // width md5s, stopping at row gateRow until g opens.
-func gated(g *gate, last, gateRow, width int, retries int32) request {
-	return request{typ: gatedType, retries: &retries, params: map[string]string{
+func gated(g *e2eutil.Gate, last, gateRow, width int, retries int32) request {
+	return request{typ: e2eutil.GatedType, retries: &retries, params: map[string]string{
 		"first": "1", "last": strconv.Itoa(last), "width": strconv.Itoa(width),
-		"gateRow": strconv.Itoa(gateRow), "gateKey": strconv.FormatInt(g.key, 10),
+		"gateRow": strconv.Itoa(gateRow), "gateKey": strconv.FormatInt(g.Key, 10),
 	}}
-}
-
-// gate holds the advisory lock that gated reports wait for at their gate
-// row, on a session of its own.
-type gate struct {
-	key  int64
-	conn *pgx.Conn
-}
-
-// gateKeys numbers the gates of a run.
-var gateKeys atomic.Int64
-
-// closedGate takes a new gate's lock; the gate opens when the test ends
-// at the latest.
-func closedGate(t testing.TB) *gate {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, stack.Postgres.URL)
-	if err != nil {
-		t.Fatalf("connect to PostgreSQL for a gate: %v", err)
-	}
-	g := &gate{key: 7000 + gateKeys.Add(1), conn: conn}
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", g.key); err != nil {
-		t.Fatalf("close gate %d: %v", g.key, err)
-	}
-	t.Cleanup(g.open)
-	return g
-}
-
-// open lets the gated reports through: the lock goes with its session.
-// A session the database already ended (it was stopped) is fine.
-func (g *gate) open() {
-	if g.conn == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_ = g.conn.Close(ctx)
-	g.conn = nil
 }
 
 // names are unique within a run; the counter keeps those made within

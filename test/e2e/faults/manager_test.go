@@ -62,7 +62,7 @@ const burstTimeout = 4 * time.Minute
 func TestManagerKilledMidBurst(t *testing.T) {
 	watched := watchAll(t)
 	run := newName("burst")
-	g := closedGate(t)
+	g := e2eutil.CloseGate(t, stack.Postgres.URL)
 	labels := map[string]string{"faults.reportd.io/run": run}
 	windows := map[string][2]string{} // sales report -> its days
 	var names, held []string
@@ -112,7 +112,7 @@ func TestManagerKilledMidBurst(t *testing.T) {
 		left := generatorsOf(names...)
 		return len(left) == 0, fmt.Sprintf("still running: %v", left)
 	})
-	g.open()
+	g.Open()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"reportd.io/reportd/api/v1alpha1"
+	"reportd.io/reportd/test/e2e/e2eutil"
 )
 
 // TestPostgresStoppedMidReport stops PostgreSQL (fast shutdown: the
@@ -33,7 +34,7 @@ import (
 // equal to psql's export. Neither is ever Completed with partial data.
 func TestPostgresStoppedMidReport(t *testing.T) {
 	watched := watchAll(t)
-	g := closedGate(t)
+	g := e2eutil.CloseGate(t, stack.Postgres.URL)
 	givesUp := gated(g, 3000, 1500, 8, 1).create(t, "pg-gives-up")
 	outlasts := gated(g, 3000, 1500, 8, 8).create(t, "pg-outlasts")
 	waitAtGate(t, givesUp, outlasts)
@@ -41,7 +42,7 @@ func TestPostgresStoppedMidReport(t *testing.T) {
 	if err := stack.Postgres.Shutdown(); err != nil {
 		t.Fatalf("shut PostgreSQL down: %v", err)
 	}
-	g.open() // its session ended with the server
+	g.Open() // its session ended with the server
 	restarted := false
 	restart := func() {
 		if restarted {

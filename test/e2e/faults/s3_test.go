@@ -49,7 +49,7 @@ const (
 // leaves no object and no unfinished upload behind.
 func TestS3StoppedMidUpload(t *testing.T) {
 	watched := watchAll(t)
-	g := closedGate(t)
+	g := e2eutil.CloseGate(t, stack.Postgres.URL)
 	givesUp := gated(g, s3Rows, s3GateRow, s3Width, 1).create(t, "s3-gives-up")
 	outlasts := gated(g, s3Rows, s3GateRow, s3Width, 8).create(t, "s3-outlasts")
 	keys := []string{resultKey(get(t, givesUp)), resultKey(get(t, outlasts))}
@@ -64,7 +64,7 @@ func TestS3StoppedMidUpload(t *testing.T) {
 	}
 
 	stack.S3.Kill()
-	g.open() // the reports go on, and meet the dead server with their next part
+	g.Open() // the reports go on, and meet the dead server with their next part
 	restarted := false
 	restart := func() {
 		if restarted {

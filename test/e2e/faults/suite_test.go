@@ -39,7 +39,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"k8s.io/klog/v2/textlogger"
 
 	"reportd.io/reportd/internal/devstack"
@@ -155,70 +154,8 @@ func killLeftovers() []string {
 	return left
 }
 
-// gatedType is a report type whose rows stop at a gate: at row gateRow
-// its query waits for a shared advisory lock on gateKey, which the test
-// holds until it has injected its fault (see gate). So a report stands
-// still in the middle of its rows, with some stored and progress shown,
-// for as long as the test needs, however slow the machine. Its rows are
-// numbers first..last with an md5 and a pad of width md5s (32 characters
-// each), so a report's size is chosen freely; progress comes from the N
-// column moving from first to last (KeyRange: no count query, which would
-// stop at the gate too). No ORDER BY: a sort would read every row, and
-// wait at the gate, before sending the first.
-const gatedType = "gated"
-
-// gatedTypeYAML is the gated type's definition.
-var gatedTypeYAML = `apiVersion: reports.reportd.io/v1alpha1
-kind: ReportDefinition
-metadata:
-  name: ` + gatedType + `
-spec:
-  description: Numbered rows that stop at a gate the fault suite opens.
-  query: |
-    SELECT g AS "N", md5(g::text) AS "Hash", repeat(md5(g::text), @width::int) AS "Pad"
-    FROM generate_series(@first::int, @last::int) AS g
-    WHERE faults_gate(g, @gateRow::int, @gateKey::bigint)
-  parameters:
-  - {name: first, type: integer, required: true}
-  - {name: last, type: integer, required: true}
-  - {name: width, type: integer, default: "1", min: 0}
-  - {name: gateRow, type: integer, default: "0", min: 0}
-  - {name: gateKey, type: integer, default: "0"}
-  timeZone: UTC
-  timeout: 10m
-  progress:
-    mode: KeyRange
-    keyColumn: "N"
-    startParameter: first
-    endParameter: last
-`
-
-// gateFunction waits at row gate_row until the gate's advisory lock is
-// free. Advisory locks are outside the report's snapshot, so the test's
-// unlock is seen at once; EXECUTE on functions and advisory locks are
-// everyone's by default, so the read-only datasource role may use both.
-const gateFunction = `CREATE OR REPLACE FUNCTION faults_gate(n int, gate_row int, gate_key bigint) RETURNS boolean
-LANGUAGE plpgsql VOLATILE AS $$
-BEGIN
-  IF n = gate_row THEN
-    PERFORM pg_advisory_xact_lock_shared(gate_key);
-  END IF;
-  RETURN true;
-END $$`
-
-// installGatedType creates the gate function and the gated definition,
-// and waits until the manager has checked it against the database.
+// installGatedType creates the gate function and the gated definition
+// (e2eutil.GatedType), and waits until the manager has checked it.
 func installGatedType(ctx context.Context) error {
-	conn, err := pgx.Connect(ctx, stack.Postgres.URL)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, gateFunction); err != nil {
-		return fmt.Errorf("create the gate function: %w", err)
-	}
-	if err := applyYAML(ctx, gatedTypeYAML); err != nil {
-		return err
-	}
-	return waitDefinitionReady(ctx, gatedType)
+	return e2eutil.InstallGatedType(ctx, stack.Client, stack.Namespace, stack.Postgres.URL)
 }
