@@ -17,10 +17,10 @@ limitations under the License.
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -147,7 +147,7 @@ func (r *NotificationReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named(NotificationControllerName).
 		For(&v1alpha1.ReportRequest{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(obj client.Object) bool {
 			rr, ok := obj.(*v1alpha1.ReportRequest)
-			return ok && r.pending(rr, r.Clock.Now())
+			return ok && r.Pending(rr, r.Clock.Now())
 		}))).
 		// Sending waits on other servers: a slow one must not hold up
 		// every other report's notifications.
@@ -195,9 +195,10 @@ func (r *NotificationReconciler) plan(rr *v1alpha1.ReportRequest) []delivery {
 	return out
 }
 
-// pending reports whether a finished request has a delivery that is not
-// yet Sent or Failed.
-func (r *NotificationReconciler) pending(rr *v1alpha1.ReportRequest, now time.Time) bool {
+// Pending reports whether a finished request has a delivery that is not
+// yet Sent or Failed: the ReportRequest controller's time to live waits
+// for them.
+func (r *NotificationReconciler) Pending(rr *v1alpha1.ReportRequest, now time.Time) bool {
 	if !rr.DeletionTimestamp.IsZero() || !rr.Status.Phase.IsTerminal() {
 		return false
 	}
@@ -213,19 +214,9 @@ func (r *NotificationReconciler) pending(rr *v1alpha1.ReportRequest, now time.Ti
 	return false
 }
 
-// Pending reports whether a finished request still has deliveries to
-// make: the ReportRequest controller's time to live waits for them.
-func (r *NotificationReconciler) Pending(rr *v1alpha1.ReportRequest, now time.Time) bool {
-	return r.pending(rr, now)
-}
-
 // tooOld reports whether the report finished longer than MaxAge ago.
 func (r *NotificationReconciler) tooOld(rr *v1alpha1.ReportRequest, now time.Time) bool {
-	at := rr.CreationTimestamp.Time
-	if rr.Status.CompletedAt != nil {
-		at = rr.Status.CompletedAt.Time
-	}
-	return r.Settings.MaxAge > 0 && now.Sub(at) > r.Settings.MaxAge
+	return r.Settings.MaxAge > 0 && now.Sub(finishedAt(rr)) > r.Settings.MaxAge
 }
 
 // Reconcile claims the deliveries that are due, sends them and records
@@ -236,7 +227,7 @@ func (r *NotificationReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	now := r.Clock.Now()
-	if !r.pending(rr, now) {
+	if !r.Pending(rr, now) {
 		return ctrl.Result{}, nil
 	}
 	plan := r.plan(rr)
@@ -524,15 +515,5 @@ func upsertNotification(records *[]v1alpha1.NotificationStatus, dl delivery) *v1
 // truncateMessage keeps a message within the status field's 1024 bytes
 // and never empty (an empty message means "in flight").
 func truncateMessage(s string) string {
-	if s == "" {
-		return "unknown error"
-	}
-	if len(s) <= 1024 {
-		return s
-	}
-	cut := 1021
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
+	return cmp.Or(truncate(s, 1024), "unknown error")
 }

@@ -130,11 +130,17 @@ func (q *admissionQueue) admit(ctx context.Context, rr *v1alpha1.ReportRequest, 
 	if err != nil {
 		return admission{}, err
 	}
+	me := waitingRequest{key: client.ObjectKeyFromObject(rr), requester: RequesterHash(rr.Spec.RequestedBy), created: rr.CreationTimestamp.Time}
+	// Slots only fill up along the queue: a request held back by what
+	// already runs stays held whoever waits ahead of it, so the waiting
+	// requests need not be listed. That is a full queue's every recheck.
+	if held, ok := heldBy(q.limits, running.total, running.byRequester[me.requester]); ok {
+		return held, nil
+	}
 	waiting, err := q.waiting(ctx, jobs)
 	if err != nil {
 		return admission{}, err
 	}
-	me := waitingRequest{key: client.ObjectKeyFromObject(rr), requester: RequesterHash(rr.Spec.RequestedBy), created: rr.CreationTimestamp.Time}
 	waiting = slices.DeleteFunc(waiting, func(w waitingRequest) bool { return w.key == me.key })
 	waiting = append(waiting, me)
 	verdict := admissions(q.limits, running, waiting)[me.key]
@@ -270,24 +276,33 @@ func admissions(limits Limits, running occupancy, waiting []waitingRequest) map[
 	}
 	out := make(map[types.NamespacedName]admission, len(waiting))
 	for _, w := range sortedQueue(waiting) {
-		// When both limits hold a request, its requester's is named: a
-		// slot freed by someone else would not let it start.
-		switch {
-		case limits.MaxRunningPerRequester > 0 && byRequester[w.requester] >= limits.MaxRunningPerRequester:
-			out[w.key] = admission{reason: ReasonRequesterLimit, message: fmt.Sprintf(
-				"Waiting for a free slot: the requester's limit of %d reports running at once is reached. Reports start first come, first served.",
-				limits.MaxRunningPerRequester)}
-		case limits.MaxRunningJobs > 0 && total >= limits.MaxRunningJobs:
-			out[w.key] = admission{reason: ReasonManagerLimit, message: fmt.Sprintf(
-				"Waiting for a free slot: the limit of %d reports running at once is reached. Reports start first come, first served.",
-				limits.MaxRunningJobs)}
-		default:
-			out[w.key] = admission{admitted: true}
-			total++
-			byRequester[w.requester]++
+		if held, ok := heldBy(limits, total, byRequester[w.requester]); ok {
+			out[w.key] = held
+			continue
 		}
+		out[w.key] = admission{admitted: true}
+		total++
+		byRequester[w.requester]++
 	}
 	return out
+}
+
+// heldBy says which limit, if any, holds back a request when total report
+// Jobs run, perRequester of them its requester's. When both limits hold
+// it, its requester's is named: a slot freed by someone else would not let
+// it start.
+func heldBy(limits Limits, total, perRequester int) (admission, bool) {
+	switch {
+	case limits.MaxRunningPerRequester > 0 && perRequester >= limits.MaxRunningPerRequester:
+		return admission{reason: ReasonRequesterLimit, message: fmt.Sprintf(
+			"Waiting for a free slot: the requester's limit of %d reports running at once is reached. Reports start first come, first served.",
+			limits.MaxRunningPerRequester)}, true
+	case limits.MaxRunningJobs > 0 && total >= limits.MaxRunningJobs:
+		return admission{reason: ReasonManagerLimit, message: fmt.Sprintf(
+			"Waiting for a free slot: the limit of %d reports running at once is reached. Reports start first come, first served.",
+			limits.MaxRunningJobs)}, true
+	}
+	return admission{}, false
 }
 
 // sortedQueue returns the waiting requests in queue order: creation time,

@@ -352,11 +352,10 @@ func (r *ReportRequestReconciler) requestForPod(ctx context.Context, obj client.
 	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: obj.GetNamespace(), Name: owner.Name}, job); err != nil {
 		return nil
 	}
-	ref := metav1.GetControllerOf(job)
-	if ref == nil || ref.Kind != "ReportRequest" || ref.APIVersion != v1alpha1.GroupVersion.String() {
+	if !isReportJob(job) {
 		return nil
 	}
-	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: job.Namespace, Name: ref.Name}}}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: job.Namespace, Name: metav1.GetControllerOfNoCopy(job).Name}}}
 }
 
 // requestsForDefinition maps a definition to the requests of its type that

@@ -40,11 +40,16 @@ func expiresAt(rr *v1alpha1.ReportRequest, d Defaults) time.Time {
 	if rr.Spec.TTLSecondsAfterFinished != nil {
 		ttl = *rr.Spec.TTLSecondsAfterFinished
 	}
-	finished := rr.CreationTimestamp.Time
+	return finishedAt(rr).Add(time.Duration(ttl) * time.Second)
+}
+
+// finishedAt is when a finished report finished: status.completedAt, the
+// record, or its creation when that is missing.
+func finishedAt(rr *v1alpha1.ReportRequest) time.Time {
 	if rr.Status.CompletedAt != nil {
-		finished = rr.Status.CompletedAt.Time
+		return rr.Status.CompletedAt.Time
 	}
-	return finished.Add(time.Duration(ttl) * time.Second)
+	return rr.CreationTimestamp.Time
 }
 
 // PendingNotifications tells whether a finished report still has

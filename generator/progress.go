@@ -102,6 +102,7 @@ type progressTracker struct {
 	rows    atomic.Int64
 	percent atomic.Int32 // highest seen, so it never goes backwards
 
+	keyRange  atomic.Bool // an estimator is set: rows' keys are kept
 	keyMu     sync.Mutex
 	estimate  estimator // KeyRange only; nil until the columns are known
 	keyColumn int
@@ -122,6 +123,7 @@ func (p *progressTracker) useKeyRange(column int, est estimator) {
 	p.keyMu.Lock()
 	defer p.keyMu.Unlock()
 	p.keyColumn, p.estimate = column, est
+	p.keyRange.Store(true)
 }
 
 // setTotal records the row count (Count mode) once it is known.
@@ -137,8 +139,11 @@ func (p *progressTracker) row(raw [][]byte) {
 			p.raise(int32(min(rows*100/total, runningCap)))
 		}
 	case v1alpha1.ProgressKeyRange:
+		if !p.keyRange.Load() {
+			return // no usable range: rows only
+		}
 		p.keyMu.Lock()
-		if p.estimate != nil && p.keyColumn < len(raw) && raw[p.keyColumn] != nil {
+		if p.keyColumn < len(raw) && raw[p.keyColumn] != nil {
 			p.lastKey = append(p.lastKey[:0], raw[p.keyColumn]...)
 			p.keySeen = true
 		}
@@ -231,9 +236,6 @@ func keyRangeEstimator(start, end any, endIsDate bool) (estimator, error) {
 		return nil, fmt.Errorf("the progress range is empty")
 	}
 	return func(key []byte) (float64, bool) {
-		if key == nil {
-			return 0, false
-		}
 		v, ok := parseKey(string(key))
 		if !ok {
 			return 0, false

@@ -158,8 +158,6 @@ type plan struct {
 	timeout    time.Duration // 0: none
 	maxRows    int64         // 0: no limit
 	mode       v1alpha1.ProgressMode
-	estimate   estimator // KeyRange, once the columns are known
-	keyColumn  int       // KeyRange: the key's column
 }
 
 // outcome describes the stored file.
@@ -309,19 +307,20 @@ func (p *plan) chooseProgress() {
 	}
 }
 
-// keyRangeFor builds the KeyRange estimator once the columns are known.
-// It fails when the key column is missing or the range parameters have no
-// usable values (an optional parameter left out, say).
-func (p *plan) keyRangeFor(cols []encode.Column) error {
+// keyRangeFor builds the KeyRange estimator, and finds its key column,
+// once the columns are known. It fails when the key column is missing or
+// the range parameters have no usable values (an optional parameter left
+// out, say).
+func (p *plan) keyRangeFor(cols []encode.Column) (int, estimator, error) {
 	pe := p.definition.Spec.Progress
 	for _, name := range []string{pe.StartParameter, pe.EndParameter} {
 		if _, ok := p.bound.Values[name]; !ok {
-			return fmt.Errorf("parameter %q has no value", name)
+			return 0, nil, fmt.Errorf("parameter %q has no value", name)
 		}
 	}
 	column := slices.IndexFunc(cols, func(c encode.Column) bool { return c.Name == pe.KeyColumn })
 	if column < 0 {
-		return fmt.Errorf("the query has no column %q", pe.KeyColumn)
+		return 0, nil, fmt.Errorf("the query has no column %q", pe.KeyColumn)
 	}
 	endIsDate := false
 	for _, param := range p.definition.Spec.Parameters {
@@ -330,11 +329,7 @@ func (p *plan) keyRangeFor(cols []encode.Column) error {
 		}
 	}
 	est, err := keyRangeEstimator(p.bound.Values[pe.StartParameter], p.bound.Values[pe.EndParameter], endIsDate)
-	if err != nil {
-		return err
-	}
-	p.keyColumn, p.estimate = column, est
-	return nil
+	return column, est, err
 }
 
 // downloadName is the name a browser saves the report as.
@@ -420,11 +415,10 @@ func (r *run) export(ctx context.Context, p *plan, w io.Writer, tracker *progres
 			if p.mode == v1alpha1.ProgressKeyRange {
 				// Progress is a courtesy: without it the report still runs,
 				// showing rows and 0% until it is done.
-				if err := p.keyRangeFor(cols); err != nil {
+				if column, est, err := p.keyRangeFor(cols); err != nil {
 					r.cfg.Log.Info("KeyRange progress is unavailable; showing rows only", "reason", err.Error())
-				}
-				if p.estimate != nil {
-					tracker.useKeyRange(p.keyColumn, p.estimate)
+				} else {
+					tracker.useKeyRange(column, est)
 				}
 			}
 			return enc.Begin(cols)

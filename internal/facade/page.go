@@ -157,15 +157,10 @@ func (a webAsset) serve(w http.ResponseWriter, r *http.Request, cacheControl str
 // page serves the web page at GET / and GET /reports/{id} (the page shows
 // that report after sign-in; notification emails link there). It needs no
 // user: the page asks for a token and keeps it in memory.
-func (s *Server) page() http.Handler {
-	if s.opts.Page != nil {
-		return s.opts.Page
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Revalidate every time (cheap with the ETag): the page names the
-		// current versions of its assets.
-		thePage.index.serve(w, r, "no-cache")
-	})
+func (s *Server) page(w http.ResponseWriter, r *http.Request) {
+	// Revalidate every time (cheap with the ETag): the page names the
+	// current versions of its assets.
+	thePage.index.serve(w, r, "no-cache")
 }
 
 // asset serves GET /assets/{name}: the page's scripts, styles and icon.

@@ -53,8 +53,8 @@ func (rt route) muxPattern() string {
 // user; a signed link is its own credential.
 func (s *Server) routes() []route {
 	return []route{
-		{method: http.MethodGet, path: "/", handler: s.page()},
-		{method: http.MethodGet, path: "/reports/{id}", handler: s.page()},
+		{method: http.MethodGet, path: "/", handler: http.HandlerFunc(s.page)},
+		{method: http.MethodGet, path: "/reports/{id}", handler: http.HandlerFunc(s.page)},
 		{method: http.MethodGet, path: "/assets/{name}", handler: s.withErrors(s.asset)},
 		{method: http.MethodGet, path: "/healthz", handler: http.HandlerFunc(s.healthz)},
 		{method: http.MethodGet, path: "/readyz", handler: http.HandlerFunc(s.readyz)},

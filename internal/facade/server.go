@@ -94,9 +94,6 @@ type Options struct {
 	// is used when empty, which suits the single machine file storage
 	// implies.
 	LinkKey []byte
-	// Page, when set, replaces the built-in web page at GET / and
-	// GET /reports/{id} (its assets stay at /assets/).
-	Page http.Handler
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }

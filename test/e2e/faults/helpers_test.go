@@ -134,9 +134,9 @@ func describe(rr *v1alpha1.ReportRequest) string {
 
 // waitAtGate waits until each gated report is Processing and its
 // generator has read rows (the rows annotation on its Job): it stands at
-// its gate, in the middle of its rows. The status's progress cannot tell:
-// KeyRange progress is sampled on the first row after each tick of the
-// generator, and no row comes while the report waits at the gate.
+// its gate, in the middle of its rows. The rows annotation says rows came
+// as soon as the generator's first progress tick after them, without
+// waiting for the manager to copy it into the status.
 func waitAtGate(t testing.TB, names ...string) {
 	t.Helper()
 	var states []string
@@ -267,14 +267,21 @@ func resultKey(rr *v1alpha1.ReportRequest) string {
 // fileStored reports whether a report's file exists in storage.
 func fileStored(t testing.TB, rr *v1alpha1.ReportRequest) bool {
 	t.Helper()
+	return keyStored(t, resultKey(rr))
+}
+
+// keyStored reports whether the store holds an object under key; any
+// answer but "not found" fails the test.
+func keyStored(t testing.TB, key string) bool {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, err := stack.Store.Head(ctx, resultKey(rr))
+	_, err := stack.Store.Head(ctx, key)
 	if errors.Is(err, storage.ErrNotFound) {
 		return false
 	}
 	if err != nil {
-		t.Fatalf("head the file of %s: %v", rr.Name, err)
+		t.Fatalf("head %s: %v", key, err)
 	}
 	return true
 }
@@ -538,4 +545,57 @@ func mailsTo(t testing.TB, addr string) []testsupport.Message {
 		}
 	}
 	return out
+}
+
+// restartOnce returns a function that restarts a server the test stopped,
+// the first time it is called; it also runs at cleanup, so whatever
+// happens the next test finds the server up.
+func restartOnce(t *testing.T, what string, restart func(context.Context) error) func() {
+	var once sync.Once
+	f := func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := restart(ctx); err != nil {
+				t.Fatalf("restart %s: %v", what, err)
+			}
+		})
+	}
+	t.Cleanup(f)
+	return f
+}
+
+// checkGivesUp checks a report that ran out of retries while outage (the
+// server the test stopped) was down: Failed, its message mentioning
+// mention, no result, never Completed on the way. It returns the report.
+func checkGivesUp(t *testing.T, watched *requestWatch, name string, timeout time.Duration, outage, mention string) *v1alpha1.ReportRequest {
+	t.Helper()
+	rr := waitFinished(t, timeout, name)
+	if rr.Status.Phase != v1alpha1.PhaseFailed {
+		t.Fatalf("want Failed while %s is down, got %s", outage, describe(rr))
+	}
+	t.Logf("error message: %s", rr.Status.ErrorMessage)
+	if msg := rr.Status.ErrorMessage; !strings.Contains(msg, mention) {
+		t.Errorf("the error message %q does not mention %q, the trouble with %s", msg, mention, outage)
+	}
+	if rr.Status.Result != nil {
+		t.Errorf("a failed report has a result: %+v", rr.Status.Result)
+	}
+	neverCompletedPartially(t, watched.history(name))
+	return rr
+}
+
+// checkCompletedLikePsql checks a report that outlived a fault, Completed
+// after what (the retry, the server's return): equal to psql's export,
+// one Job, never Completed early. It returns the report.
+func checkCompletedLikePsql(t *testing.T, watched *requestWatch, name, after string) *v1alpha1.ReportRequest {
+	t.Helper()
+	rr := waitFinished(t, 2*time.Minute, name)
+	if rr.Status.Phase != v1alpha1.PhaseCompleted {
+		t.Fatalf("want Completed after %s, got %s", after, describe(rr))
+	}
+	checkAgainstPsql(t, rr)
+	watched.checkOneJob(t, rr)
+	neverCompletedPartially(t, watched.history(name))
+	return rr
 }

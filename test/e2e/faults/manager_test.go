@@ -63,7 +63,7 @@ func TestManagerKilledMidBurst(t *testing.T) {
 	watched := watchAll(t)
 	run := newName("burst")
 	g := e2eutil.CloseGate(t, stack.Postgres.URL)
-	labels := map[string]string{"faults.reportd.io/run": run}
+	labels := map[string]string{runLabel: run}
 	windows := map[string][2]string{} // sales report -> its days
 	var names, held []string
 	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -164,15 +164,8 @@ func TestManagerKilledMidBurst(t *testing.T) {
 // but not recorded as sent or failed.
 func claimedNotifications(t testing.TB, run string) map[string]bool {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var list v1alpha1.ReportRequestList
-	if err := stack.Client.List(ctx, &list, client.InNamespace(stack.Namespace),
-		client.MatchingLabels{"faults.reportd.io/run": run}); err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]bool{}
-	for _, rr := range list.Items {
+	for _, rr := range runReports(t, run) {
 		for _, n := range rr.Status.Notifications {
 			if n.State == v1alpha1.DeliveryClaimed {
 				out[rr.Name] = true
@@ -222,43 +215,48 @@ func checkMailedOnce(t testing.TB, names []string, inWindow map[string]bool) {
 	t.Logf("mails: %d reports, %d claimed in flight at the kill, %d of them mailed twice with one Message-ID", len(names), len(inWindow), twice)
 }
 
+// runLabel marks the reports of one burst.
+const runLabel = "faults.reportd.io/run"
+
 // countQueued counts the run's reports waiting in the manager's queue
 // (condition Queued).
 func countQueued(t testing.TB, run string) int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var list v1alpha1.ReportRequestList
-	if err := stack.Client.List(ctx, &list, client.InNamespace(stack.Namespace),
-		client.MatchingLabels{"faults.reportd.io/run": run}); err != nil {
-		t.Fatal(err)
-	}
+	return countRun(t, run, func(rr *v1alpha1.ReportRequest) bool {
+		return apimeta.IsStatusConditionTrue(rr.Status.Conditions, v1alpha1.ConditionQueued)
+	})
+}
+
+// countFinished counts the run's reports that are Completed or Failed.
+func countFinished(t testing.TB, run string) int {
+	t.Helper()
+	return countRun(t, run, func(rr *v1alpha1.ReportRequest) bool { return rr.Status.Phase.IsTerminal() })
+}
+
+// countRun counts the run's reports for which match holds.
+func countRun(t testing.TB, run string, match func(*v1alpha1.ReportRequest) bool) int {
+	t.Helper()
+	reports := runReports(t, run)
 	n := 0
-	for _, rr := range list.Items {
-		if apimeta.IsStatusConditionTrue(rr.Status.Conditions, v1alpha1.ConditionQueued) {
+	for i := range reports {
+		if match(&reports[i]) {
 			n++
 		}
 	}
 	return n
 }
 
-// countFinished counts the run's reports that are Completed or Failed.
-func countFinished(t testing.TB, run string) int {
+// runReports lists the reports of a run (label runLabel).
+func runReports(t testing.TB, run string) []v1alpha1.ReportRequest {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var list v1alpha1.ReportRequestList
 	if err := stack.Client.List(ctx, &list, client.InNamespace(stack.Namespace),
-		client.MatchingLabels{"faults.reportd.io/run": run}); err != nil {
+		client.MatchingLabels{runLabel: run}); err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	for _, rr := range list.Items {
-		if rr.Status.Phase.IsTerminal() {
-			n++
-		}
-	}
-	return n
+	return list.Items
 }
 
 // disruptedAttempts counts the namespace's pods that the restarted
@@ -319,7 +317,7 @@ func deleteRun(t testing.TB, run string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := stack.Client.DeleteAllOf(ctx, &v1alpha1.ReportRequest{}, client.InNamespace(stack.Namespace),
-		client.MatchingLabels{"faults.reportd.io/run": run}); err != nil {
+		client.MatchingLabels{runLabel: run}); err != nil {
 		t.Errorf("delete the burst: %v", err)
 	}
 }

@@ -17,12 +17,9 @@ limitations under the License.
 package faults
 
 import (
-	"context"
-	"strings"
 	"testing"
 	"time"
 
-	"reportd.io/reportd/api/v1alpha1"
 	"reportd.io/reportd/test/e2e/e2eutil"
 )
 
@@ -43,33 +40,13 @@ func TestPostgresStoppedMidReport(t *testing.T) {
 		t.Fatalf("shut PostgreSQL down: %v", err)
 	}
 	g.Open() // its session ended with the server
-	restarted := false
-	restart := func() {
-		if restarted {
-			return
-		}
-		restarted = true
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := stack.Postgres.Restart(ctx); err != nil {
-			t.Fatalf("restart PostgreSQL: %v", err)
-		}
-	}
-	t.Cleanup(restart) // whatever happens, the next test has a database
+	restart := restartOnce(t, "PostgreSQL", stack.Postgres.Restart)
 
 	t.Run("a report out of retries fails and says why", func(t *testing.T) {
-		rr := waitFinished(t, 90*time.Second, givesUp)
-		if rr.Status.Phase != v1alpha1.PhaseFailed {
-			t.Fatalf("want Failed while the database is down, got %s", describe(rr))
+		rr := checkGivesUp(t, watched, givesUp, 90*time.Second, "the database", "database")
+		if fileStored(t, rr) {
+			t.Error("a failed report has a stored file")
 		}
-		t.Logf("error message: %s", rr.Status.ErrorMessage)
-		if msg := rr.Status.ErrorMessage; !strings.Contains(msg, "database") {
-			t.Errorf("the error message %q does not say the database is the trouble", msg)
-		}
-		if rr.Status.Result != nil || fileStored(t, rr) {
-			t.Errorf("a failed report has a result (%+v) or a stored file", rr.Status.Result)
-		}
-		neverCompletedPartially(t, watched.history(givesUp))
 	})
 
 	// The outage outlasts at least one retry; then the database returns.
@@ -77,12 +54,6 @@ func TestPostgresStoppedMidReport(t *testing.T) {
 	restart()
 
 	t.Run("a report with retries left completes once the database is back", func(t *testing.T) {
-		rr := waitFinished(t, 2*time.Minute, outlasts)
-		if rr.Status.Phase != v1alpha1.PhaseCompleted {
-			t.Fatalf("want Completed after the database returned, got %s", describe(rr))
-		}
-		checkAgainstPsql(t, rr)
-		watched.checkOneJob(t, rr)
-		neverCompletedPartially(t, watched.history(outlasts))
+		checkCompletedLikePsql(t, watched, outlasts, "the database returned")
 	})
 }

@@ -19,7 +19,6 @@ package faults
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -65,50 +64,21 @@ func TestS3StoppedMidUpload(t *testing.T) {
 
 	stack.S3.Kill()
 	g.Open() // the reports go on, and meet the dead server with their next part
-	restarted := false
-	restart := func() {
-		if restarted {
-			return
-		}
-		restarted = true
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := stack.S3.Restart(ctx); err != nil {
-			t.Fatalf("restart the S3 server: %v", err)
-		}
-	}
-	t.Cleanup(restart)
+	restart := restartOnce(t, "the S3 server", stack.S3.Restart)
 
 	var failed *v1alpha1.ReportRequest
 	t.Run("a report out of retries fails and says why", func(t *testing.T) {
-		failed = waitFinished(t, 2*time.Minute, givesUp)
-		if failed.Status.Phase != v1alpha1.PhaseFailed {
-			t.Fatalf("want Failed while the S3 server is down, got %s", describe(failed))
-		}
-		t.Logf("error message: %s", failed.Status.ErrorMessage)
-		if msg := failed.Status.ErrorMessage; !strings.Contains(msg, "store") {
-			t.Errorf("the error message %q does not say the report could not be stored", msg)
-		}
-		if failed.Status.Result != nil {
-			t.Errorf("a failed report has a result: %+v", failed.Status.Result)
-		}
-		neverCompletedPartially(t, watched.history(givesUp))
+		failed = checkGivesUp(t, watched, givesUp, 2*time.Minute, "the S3 server", "store")
 	})
 
 	waitJobFailures(t, outlasts, 2)
 	restart()
 
 	t.Run("a report with retries left completes once the server is back", func(t *testing.T) {
-		rr := waitFinished(t, 2*time.Minute, outlasts)
-		if rr.Status.Phase != v1alpha1.PhaseCompleted {
-			t.Fatalf("want Completed after the S3 server returned, got %s", describe(rr))
-		}
-		checkAgainstPsql(t, rr)
-		watched.checkOneJob(t, rr)
-		neverCompletedPartially(t, watched.history(outlasts))
+		checkCompletedLikePsql(t, watched, outlasts, "the S3 server returned")
 	})
 
-	if failed != nil && fileStored(t, failed) {
+	if failed != nil && keyStored(t, resultKey(failed)) {
 		t.Errorf("the failed report %s has an object in storage", givesUp)
 	}
 	t.Logf("unfinished uploads once both reports ended: %v", uploadedParts(t))
@@ -122,7 +92,7 @@ func TestS3StoppedMidUpload(t *testing.T) {
 			if _, open := parts[k]; open {
 				t.Errorf("an unfinished upload of %s remains after its report was deleted", k)
 			}
-			if exists(t, k) {
+			if keyStored(t, k) {
 				t.Errorf("the object %s remains after its report was deleted", k)
 			}
 		}
@@ -149,15 +119,6 @@ func uploadedParts(t testing.TB) map[string]int {
 		out[aws.ToString(u.Key)] += len(parts.Parts)
 	}
 	return out
-}
-
-// exists reports whether the bucket holds an object under key.
-func exists(t testing.TB, key string) bool {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_, err := stack.S3.Client().HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(stack.S3.Bucket), Key: aws.String(key)})
-	return err == nil
 }
 
 // deleteReport deletes a report and waits until its finalizer has

@@ -17,7 +17,6 @@ limitations under the License.
 package faults
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -37,19 +36,7 @@ func TestSMTPDownReportCompletesMailRetried(t *testing.T) {
 	if err := stack.Mail.Down(); err != nil {
 		t.Fatalf("stop the SMTP server: %v", err)
 	}
-	up := false
-	bringUp := func() {
-		if up {
-			return
-		}
-		up = true
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := stack.Mail.Up(ctx); err != nil {
-			t.Fatalf("start the SMTP server again: %v", err)
-		}
-	}
-	t.Cleanup(bringUp)
+	bringUp := restartOnce(t, "the SMTP server", stack.Mail.Up)
 
 	name := request{typ: "sales", notify: []string{recipient},
 		params: map[string]string{"startDate": "2024-05-01", "endDate": "2024-05-07"}}.create(t, "smtp-down")
