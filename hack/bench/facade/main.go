@@ -354,13 +354,7 @@ func report(f, a result, concurrency int) error {
 		table.Compared("facade GET report status", f.rps(), "req/s", "API server GET of the same object", a.rps(), false),
 		table.Compared("facade GET report status, p99 latency", ms(f.p99), "ms", "API server GET p99", ms(a.p99), true),
 	}
-	table.Print(entries)
-	out, err := table.Merge(entries)
-	if err != nil {
-		return err
-	}
-	fmt.Println("wrote", out)
-	return nil
+	return table.Report(entries)
 }
 
 // ms converts to milliseconds.

@@ -205,12 +205,7 @@ func run(opts options) (err error) {
 	if err != nil {
 		return err
 	}
-	table.Print(entries)
-	out, err := table.Merge(entries)
-	if err == nil {
-		logf("wrote %s", out)
-	}
-	return err
+	return table.Report(entries)
 }
 
 // stop stops a server, logging a failure.

@@ -164,12 +164,7 @@ func run(o options) error {
 			burst.jobs.Seconds(), "s", fmt.Sprintf("plain client, %d Jobs", o.reports), plain.Seconds(), true),
 		{Name: fmt.Sprintf("manager API writes per report (%s)", writes.describePerReport(o.reports)), Value: perReport, Unit: "writes"},
 	}
-	table.Print(entries)
-	out, err := table.Merge(entries)
-	if err == nil {
-		logf("wrote %s", out)
-	}
-	return err
+	return table.Report(entries)
 }
 
 // throttled is cfg with the client rate settings under test.

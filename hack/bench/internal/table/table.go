@@ -68,6 +68,17 @@ func Print(entries []Entry) {
 	}
 }
 
+// Report prints the entries and merges them into $BENCH_OUT (Merge),
+// saying on stderr which file it wrote: what every benchmark ends with.
+func Report(entries []Entry) error {
+	Print(entries)
+	out, err := Merge(entries)
+	if err == nil {
+		fmt.Fprintln(os.Stderr, "wrote", out)
+	}
+	return err
+}
+
 // Merge adds the entries to the JSON file at $BENCH_OUT (default
 // bin/bench.json), replacing those of the same name and keeping the
 // others, and returns the file's path. `make bench` removes the file
