@@ -31,11 +31,11 @@ import (
 	"reportd.io/reportd/api/v1alpha1"
 )
 
-// waitDefinitionsReady waits until the manager has checked every
+// WaitDefinitionsReady waits until the manager has checked every
 // ReportDefinition of the namespace against the database (Ready for its
 // current generation), and fails naming any it found broken: a stack
 // whose sample reports cannot run is not ready.
-func (s *Stack) waitDefinitionsReady(ctx context.Context) error {
+func (s *Stack) WaitDefinitionsReady(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, definitionsReadyWait)
 	defer cancel()
 	for {

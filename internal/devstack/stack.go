@@ -287,7 +287,7 @@ func (s *Stack) start(ctx context.Context) error {
 	for _, step := range []startStep{
 		{"namespace " + s.Namespace + ": datasource Secret, generator RBAC, policy, sample definitions", s.installObjects},
 		{"manager, " + s.runnerText() + " and facade", s.launchManager},
-		{"sample definitions checked against the database", s.waitDefinitionsReady},
+		{"sample definitions checked against the database", s.WaitDefinitionsReady},
 	} {
 		if err := s.step(ctx, step); err != nil {
 			return err

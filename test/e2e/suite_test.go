@@ -131,7 +131,7 @@ func setUp(work string) error {
 	fmt.Fprintf(os.Stderr, "e2e: the stack is ready in %.1fs\n", stack.StartedIn().Seconds())
 	// A report type that stops part way, so the web page can be watched
 	// showing progress between 0 and 100.
-	return e2eutil.InstallGatedType(ctx, stack.Client, stack.Namespace, stack.Postgres.URL)
+	return e2eutil.InstallGatedType(ctx, stack)
 }
 
 // kubectl runs kubectl with the stack's kubeconfig, as an operator would,

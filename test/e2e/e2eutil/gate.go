@@ -18,19 +18,16 @@ package e2eutil
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"reportd.io/reportd/api/v1alpha1"
+	"reportd.io/reportd/internal/devstack"
 )
 
 // GatedType is a report type whose rows stop at a gate: at row gateRow
@@ -84,11 +81,11 @@ BEGIN
   RETURN true;
 END $$`
 
-// InstallGatedType creates the gate function in the database at pgURL and
-// the gated definition in namespace, and waits until the manager has
+// InstallGatedType creates the gate function in the stack's database and
+// the gated definition in its namespace, and waits until the manager has
 // checked it against the database.
-func InstallGatedType(ctx context.Context, c client.Client, namespace, pgURL string) error {
-	conn, err := pgx.Connect(ctx, pgURL)
+func InstallGatedType(ctx context.Context, stack *devstack.Stack) error {
+	conn, err := pgx.Connect(ctx, stack.Postgres.URL)
 	if err != nil {
 		return err
 	}
@@ -100,36 +97,11 @@ func InstallGatedType(ctx context.Context, c client.Client, namespace, pgURL str
 	if err := yaml.UnmarshalStrict([]byte(gatedTypeYAML), def); err != nil {
 		return fmt.Errorf("read the gated definition: %w", err)
 	}
-	def.Namespace = namespace
-	if err := c.Create(ctx, def); err != nil {
+	def.Namespace = stack.Namespace
+	if err := stack.Client.Create(ctx, def); err != nil {
 		return fmt.Errorf("create definition %s: %w", def.Name, err)
 	}
-	return WaitDefinitionReady(ctx, c, namespace, GatedType)
-}
-
-// WaitDefinitionReady waits until the manager has found the definition
-// good (Ready for its generation).
-func WaitDefinitionReady(ctx context.Context, c client.Client, namespace, name string) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	for {
-		def := &v1alpha1.ReportDefinition{}
-		err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, def)
-		if err == nil {
-			cond := apimeta.FindStatusCondition(def.Status.Conditions, v1alpha1.ConditionReady)
-			if cond != nil && cond.ObservedGeneration == def.Generation && cond.Status == metav1.ConditionTrue {
-				return nil
-			}
-			if cond != nil && cond.Status == metav1.ConditionFalse {
-				return fmt.Errorf("definition %s is not ready: %s: %s", name, cond.Reason, cond.Message)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("definition %s was not checked within a minute (%w)", name, errors.Join(ctx.Err(), err))
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return stack.WaitDefinitionsReady(ctx)
 }
 
 // Gate holds the advisory lock that gated reports wait for at their gate

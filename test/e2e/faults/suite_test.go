@@ -137,7 +137,7 @@ func setUp(work string) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "faults: the stack is ready in %.1fs\n", stack.StartedIn().Seconds())
-	return installGatedType(ctx)
+	return e2eutil.InstallGatedType(ctx, stack)
 }
 
 // killLeftovers kills every process still running the suite's reportd
@@ -152,10 +152,4 @@ func killLeftovers() []string {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	return left
-}
-
-// installGatedType creates the gate function and the gated definition
-// (e2eutil.GatedType), and waits until the manager has checked it.
-func installGatedType(ctx context.Context) error {
-	return e2eutil.InstallGatedType(ctx, stack.Client, stack.Namespace, stack.Postgres.URL)
 }
